@@ -1,0 +1,102 @@
+// swift-tools-version:6.0
+// Fleet: the framework (ServiceKit), the HTTP client (CurlHTTP), the services and their tests.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Fleet",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "ServiceKit", targets: ["ServiceKit"]),
+        .library(name: "ServiceKitTesting", targets: ["ServiceKitTesting"]),
+        .executable(name: "catalog", targets: ["CatalogServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/vapor/sql-kit", from: "3.36.0"),
+        .package(url: "https://github.com/vapor/sqlite-kit", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/postgres-kit", from: "2.17.0"),
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
+        .package(url: "https://github.com/swift-otel/swift-w3c-trace-context", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CCurl",
+            path: "Shared/CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(
+            name: "ServiceKit",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "Shared/ServiceKit",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ServiceKitTesting",
+            dependencies: [
+                "ServiceKit",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            path: "Shared/ServiceKitTesting",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Catalog",
+            dependencies: ["ServiceKit"],
+            path: "Services/Catalog/Library",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "CatalogServer",
+            dependencies: ["Catalog", "ServiceKit"],
+            path: "Services/Catalog/Executable",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ServiceKitTests",
+            dependencies: ["ServiceKit", "ServiceKitTesting"],
+            path: "Tests/ServiceKitTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CatalogTests",
+            dependencies: ["Catalog", "ServiceKit", "ServiceKitTesting"],
+            path: "Tests/CatalogTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SystemTests",
+            dependencies: ["ServiceKitTesting"],
+            path: "Tests/SystemTests",
+            swiftSettings: strict
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,4 @@
+import Catalog
+import ServiceKit
+
+await ServiceMain.run(CatalogService.definition)

@@ -1,0 +1,198 @@
+import Foundation
+import ServiceKit
+import SQLKit
+
+/// The catalog's storage: items, their tags and image metadata, on SQLite or PostgreSQL.
+public struct ItemStore: Sendable {
+    let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    /// What a reservation came to.
+    public enum ReserveOutcome: Sendable, Equatable {
+        case reserved(remaining: Int)
+        case insufficient(available: Int)
+        case notFound
+    }
+
+    /// Inserts an item and its tags in one transaction.
+    public func create(_ new: ItemCreate) async throws -> Item {
+        let now = Self.now()
+        return try await database.transaction { db in
+            let row = try await db.raw("""
+                INSERT INTO items (name, price, description, stock, version, created_at, updated_at)
+                VALUES (\(bind: new.name), \(bind: new.price), \(bind: new.description), \(bind: new.stock), 1, \(bind: now), \(bind: now))
+                RETURNING id
+                """).first()
+            guard let id = try row?.decode(column: "id", as: Int.self) else { throw StoreError.noRowReturned }
+            try await Self.replaceTags(of: id, with: new.tags, on: db)
+            return Item(id: id, name: new.name, price: new.price, description: new.description, tags: new.tags,
+                        stock: new.stock, createdAt: now, updatedAt: now, version: 1)
+        }
+    }
+
+    /// One item, or nil.
+    public func get(_ id: Int) async throws -> Item? {
+        try await database.withConnection { db in try await Self.fetch(id, on: db) }
+    }
+
+    /// A page of items matching `query` (name or description, case-insensitive) and every tag.
+    public func list(query: String?, tags: [String], limit: Int, offset: Int) async throws -> (items: [Item], total: Int) {
+        var filter = SQLQueryString(" WHERE 1 = 1")
+        if let query, !query.isEmpty {
+            let pattern = "%" + Self.escapeLike(query.lowercased()) + "%"
+            filter += " AND (LOWER(name) LIKE \(bind: pattern) ESCAPE '!' OR LOWER(COALESCE(description, '')) LIKE \(bind: pattern) ESCAPE '!')"
+        }
+        for tag in tags {
+            filter += " AND EXISTS (SELECT 1 FROM item_tags t WHERE t.item_id = items.id AND t.tag = \(bind: tag))"
+        }
+        return try await database.withConnection { db in
+            let countRow = try await db.raw("SELECT COUNT(*) AS total FROM items" + filter).first()
+            let total = try countRow?.decode(column: "total", as: Int.self) ?? 0
+            let rows = try await db.raw("SELECT * FROM items" + filter + " ORDER BY id LIMIT \(bind: limit) OFFSET \(bind: offset)").all()
+            let items = try await Self.items(from: rows, on: db)
+            return (items, total)
+        }
+    }
+
+    /// Applies the fields present in `patch`; nil when there is no such item.
+    public func update(_ id: Int, with patch: ItemPatch) async throws -> Item? {
+        try await database.transaction { db in
+            guard var item = try await Self.fetch(id, on: db) else { return nil }
+            if let name = patch.name { item.name = name }
+            if let price = patch.price { item.price = price }
+            if let description = patch.description { item.description = description }
+            if let stock = patch.stock { item.stock = stock }
+            item.updatedAt = Self.now()
+            item.version += 1
+            try await db.raw("""
+                UPDATE items SET name = \(bind: item.name), price = \(bind: item.price), description = \(bind: item.description),
+                stock = \(bind: item.stock), version = \(bind: item.version), updated_at = \(bind: item.updatedAt)
+                WHERE id = \(bind: id)
+                """).run()
+            if let tags = patch.tags {
+                try await Self.replaceTags(of: id, with: tags, on: db)
+                item.tags = tags
+            }
+            return item
+        }
+    }
+
+    /// Deletes an item (tags and image metadata go with it); false when there was none.
+    public func delete(_ id: Int) async throws -> Bool {
+        try await database.transaction { db in
+            guard try await db.raw("SELECT id FROM items WHERE id = \(bind: id)").first() != nil else { return false }
+            // Explicit, so it does not depend on SQLite's foreign key enforcement being on.
+            try await db.raw("DELETE FROM item_tags WHERE item_id = \(bind: id)").run()
+            try await db.raw("DELETE FROM item_images WHERE item_id = \(bind: id)").run()
+            try await db.raw("DELETE FROM items WHERE id = \(bind: id)").run()
+            return true
+        }
+    }
+
+    /// Takes `quantity` from stock in one conditional statement, so concurrent reservations can
+    /// never sell more than there is.
+    public func reserve(_ id: Int, quantity: Int) async throws -> ReserveOutcome {
+        let now = Self.now()
+        return try await database.withConnection { db in
+            let row = try await db.raw("""
+                UPDATE items SET stock = stock - \(bind: quantity), version = version + 1, updated_at = \(bind: now)
+                WHERE id = \(bind: id) AND stock >= \(bind: quantity)
+                RETURNING stock
+                """).first()
+            if let remaining = try row?.decode(column: "stock", as: Int.self) {
+                return .reserved(remaining: remaining)
+            }
+            guard let current = try await db.raw("SELECT stock FROM items WHERE id = \(bind: id)").first() else {
+                return .notFound
+            }
+            return .insufficient(available: try current.decode(column: "stock", as: Int.self))
+        }
+    }
+
+    /// Records the image stored for an item, replacing any earlier one.
+    public func saveImage(of id: Int, _ info: ImageInfo) async throws {
+        try await database.transaction { db in
+            try await db.raw("DELETE FROM item_images WHERE item_id = \(bind: id)").run()
+            try await db.raw("""
+                INSERT INTO item_images (item_id, filename, content_type, size, stored_at)
+                VALUES (\(bind: id), \(bind: info.filename), \(bind: info.content_type), \(bind: info.size), \(bind: Self.now()))
+                """).run()
+        }
+    }
+
+    /// The image recorded for an item, if any.
+    public func image(of id: Int) async throws -> ImageInfo? {
+        try await database.withConnection { db in
+            guard let row = try await db.raw("SELECT filename, content_type, size FROM item_images WHERE item_id = \(bind: id)").first() else {
+                return nil
+            }
+            return ImageInfo(
+                filename: try row.decode(column: "filename", as: String.self),
+                content_type: try row.decode(column: "content_type", as: String.self),
+                size: try row.decode(column: "size", as: Int.self)
+            )
+        }
+    }
+
+    // MARK: helpers
+
+    private static func fetch(_ id: Int, on db: any SQLDatabase) async throws -> Item? {
+        let rows = try await db.raw("SELECT * FROM items WHERE id = \(bind: id)").all()
+        return try await items(from: rows, on: db).first
+    }
+
+    private static func items(from rows: [any SQLRow], on db: any SQLDatabase) async throws -> [Item] {
+        guard !rows.isEmpty else { return [] }
+        var items = try rows.map { row in
+            Item(
+                id: try row.decode(column: "id", as: Int.self),
+                name: try row.decode(column: "name", as: String.self),
+                price: try row.decode(column: "price", as: Double.self),
+                description: try row.decode(column: "description", as: String?.self),
+                tags: [],
+                stock: try row.decode(column: "stock", as: Int.self),
+                createdAt: try row.decode(column: "created_at", as: String.self),
+                updatedAt: try row.decode(column: "updated_at", as: String.self),
+                version: try row.decode(column: "version", as: Int.self)
+            )
+        }
+        let ids: [any Encodable & Sendable] = items.map(\.id)
+        let tagRows = try await db.raw("SELECT item_id, tag FROM item_tags WHERE item_id IN (\(binds: ids)) ORDER BY item_id, position").all()
+        var tags: [Int: [String]] = [:]
+        for row in tagRows {
+            tags[try row.decode(column: "item_id", as: Int.self), default: []].append(try row.decode(column: "tag", as: String.self))
+        }
+        for index in items.indices { items[index].tags = tags[items[index].id] ?? [] }
+        return items
+    }
+
+    private static func replaceTags(of id: Int, with tags: [String], on db: any SQLDatabase) async throws {
+        try await db.raw("DELETE FROM item_tags WHERE item_id = \(bind: id)").run()
+        for (position, tag) in tags.enumerated() {
+            try await db.raw("INSERT INTO item_tags (item_id, position, tag) VALUES (\(bind: id), \(bind: position), \(bind: tag))").run()
+        }
+    }
+
+    static func escapeLike(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            if character == "!" || character == "%" || character == "_" { escaped.append("!") }
+            escaped.append(character)
+        }
+        return escaped
+    }
+
+    static func now() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date())
+    }
+}
+
+/// Storage failures that mean a bug, not bad input.
+enum StoreError: Error {
+    case noRowReturned
+}

@@ -1,0 +1,166 @@
+import Foundation
+import Logging
+
+/// Everything a service reads from its environment at start-up, validated once.
+///
+/// A bad value throws `ConfigurationError`; `ServiceMain` turns that into exit code 2 and one line
+/// on stderr, so a misconfigured pod fails fast and says why.
+public struct ServiceConfiguration: Sendable {
+    /// The service's lower-case name (`catalog`), used in logs, metrics and the default database file.
+    public var serviceName: String
+    /// Address the API and admin servers bind (`HOST`, default 127.0.0.1; containers set 0.0.0.0).
+    public var host: String
+    /// API port (`PORT`).
+    public var port: Int
+    /// Admin port (`ADMIN_PORT`): probes, metrics, loggers, info. Never exposed outside the cluster.
+    public var adminPort: Int
+    /// `DATABASE_URL`, default `sqlite:///.data/<service>.db`.
+    public var database: DatabaseURL
+    /// `LOG_LEVEL`, default info.
+    public var logLevel: Logger.Level
+    /// `SHUTDOWN_DELAY`: how long the server keeps serving after SIGTERM while readiness is 503.
+    public var shutdownDelay: Duration
+    /// `SHUTDOWN_TIMEOUT`: the most that draining in-flight requests and tasks may take.
+    public var shutdownTimeout: Duration
+    /// `REQUEST_TIMEOUT`: a request still running after this answers 504 (unset: no limit).
+    public var requestTimeout: Duration?
+    /// `MAX_BODY_BYTES`, default 1 MiB: the largest JSON or form body.
+    public var maxBodyBytes: Int
+    /// `MAX_UPLOAD_BYTES`, default 10 MiB: the largest multipart upload.
+    public var maxUploadBytes: Int
+    /// `DATA_DIR`, default `.data`: where uploads and SQLite files live.
+    public var dataDirectory: String
+    /// Peer base URLs by service name, from `<NAME>_URL` (`USERS_URL`, `CATALOG_URL`, `ORDERS_URL`).
+    public var peers: [String: URL]
+    /// `RATE_LIMIT_RPS` / `RATE_LIMIT_BURST`; nil when unset (no limit).
+    public var rateLimit: RateLimit?
+    /// Version, revision and build date reported by `/info` and `build_info`.
+    public var build: BuildInfo
+    /// The variables this service read, for `/info` (secrets masked there).
+    public var environment: [String: String]
+
+    /// Requests per second and burst for the API port's token bucket.
+    public struct RateLimit: Sendable, Equatable {
+        public var requestsPerSecond: Double
+        public var burst: Int
+    }
+
+    /// The peer variables every service understands.
+    public static let peerVariables = ["USERS_URL": "users", "CATALOG_URL": "catalog", "ORDERS_URL": "orders"]
+
+    /// Reads and validates the configuration of `service` from `environment`.
+    public static func load(
+        service: String,
+        defaultPort: Int,
+        defaultAdminPort: Int,
+        environment: EnvironmentReader = EnvironmentReader()
+    ) throws -> ServiceConfiguration {
+        let env = environment
+        let port = try env.port("PORT", default: defaultPort)
+        let adminPort = try env.port("ADMIN_PORT", default: defaultAdminPort)
+        if port == adminPort && port != 0 {
+            throw ConfigurationError(variable: "ADMIN_PORT", value: String(adminPort), reason: "must differ from PORT")
+        }
+        let dataDirectory = env.string("DATA_DIR") ?? ".data"
+        let database = try env.string("DATABASE_URL").map { try DatabaseURL(parsing: $0) }
+            ?? .sqlite(path: "\(dataDirectory)/\(service).db")
+        var peers: [String: URL] = [:]
+        for (variable, name) in peerVariables.sorted(by: { $0.key < $1.key }) {
+            if let url = try env.httpURL(variable) { peers[name] = url }
+        }
+        var rateLimit: RateLimit?
+        if let rps = env.string("RATE_LIMIT_RPS") {
+            guard let value = Double(rps), value > 0, value.isFinite else {
+                throw ConfigurationError(variable: "RATE_LIMIT_RPS", value: rps, reason: "expected a positive number")
+            }
+            let burst = try env.positiveInt("RATE_LIMIT_BURST") ?? max(1, Int(value.rounded(.up)))
+            rateLimit = RateLimit(requestsPerSecond: value, burst: burst)
+        } else if let burst = env.string("RATE_LIMIT_BURST") {
+            throw ConfigurationError(variable: "RATE_LIMIT_BURST", value: burst, reason: "needs RATE_LIMIT_RPS")
+        }
+        let host = env.string("HOST") ?? "127.0.0.1"
+        return ServiceConfiguration(
+            serviceName: service,
+            host: host,
+            port: port,
+            adminPort: adminPort,
+            database: database,
+            logLevel: try env.logLevel("LOG_LEVEL", default: .info),
+            shutdownDelay: try env.duration("SHUTDOWN_DELAY", default: .seconds(0)),
+            shutdownTimeout: try env.duration("SHUTDOWN_TIMEOUT", default: .seconds(25)),
+            requestTimeout: env.string("REQUEST_TIMEOUT") == nil ? nil : try env.duration("REQUEST_TIMEOUT", default: .zero),
+            maxBodyBytes: try env.bytes("MAX_BODY_BYTES", default: 1 << 20),
+            maxUploadBytes: try env.bytes("MAX_UPLOAD_BYTES", default: 10 << 20),
+            dataDirectory: dataDirectory,
+            peers: peers,
+            rateLimit: rateLimit,
+            build: BuildInfo.current(environment: env),
+            environment: env.values.filter { Self.isServiceVariable($0.key) }
+        )
+    }
+
+    /// A configuration for in-process tests: ephemeral ports, the given database, no delays.
+    public static func testing(service: String, database: DatabaseURL, dataDirectory: String) -> ServiceConfiguration {
+        ServiceConfiguration(
+            serviceName: service, host: "127.0.0.1", port: 0, adminPort: 0, database: database, logLevel: .info,
+            shutdownDelay: .zero, shutdownTimeout: .seconds(5), requestTimeout: nil, maxBodyBytes: 1 << 20,
+            maxUploadBytes: 10 << 20, dataDirectory: dataDirectory, peers: [:], rateLimit: nil,
+            build: BuildInfo(version: "test", revision: "test", buildDate: "unknown"), environment: [:]
+        )
+    }
+
+    static let knownVariables: Set<String> = [
+        "HOST", "PORT", "ADMIN_PORT", "DATABASE_URL", "LOG_LEVEL", "SHUTDOWN_DELAY", "SHUTDOWN_TIMEOUT",
+        "REQUEST_TIMEOUT", "PEER_TIMEOUT", "MAX_BODY_BYTES", "MAX_UPLOAD_BYTES", "DATA_DIR", "RATE_LIMIT_RPS",
+        "RATE_LIMIT_BURST", "JWT_PRIVATE_KEY_FILE", "JWT_PRIVATE_KEY", "JWT_ISSUER", "JWT_AUDIENCE", "BCRYPT_COST",
+        "OTEL_EXPORTER_OTLP_ENDPOINT", "SERVICE_VERSION", "GIT_REVISION", "BUILD_DATE",
+    ]
+
+    static func isServiceVariable(_ name: String) -> Bool {
+        knownVariables.contains(name) || peerVariables[name] != nil
+    }
+
+    /// The configuration as `/info` shows it: any value whose key names a password, secret, token or
+    /// private key is `***`, and so is the password inside a URL.
+    public var maskedEnvironment: [String: String] {
+        var shown: [String: String] = [:]
+        for (key, value) in environment {
+            let lowered = key.lowercased()
+            if ["password", "secret", "token", "private_key", "privatekey"].contains(where: lowered.contains) {
+                shown[key] = "***"
+            } else {
+                shown[key] = DatabaseURL.masked(value)
+            }
+        }
+        shown["DATABASE_URL"] = database.description
+        return shown
+    }
+}
+
+/// What was built: reported by `/info` and the `build_info` metric.
+public struct BuildInfo: Sendable, Codable, Equatable {
+    public var version: String
+    public var revision: String
+    public var buildDate: String
+
+    public init(version: String, revision: String, buildDate: String) {
+        self.version = version
+        self.revision = revision
+        self.buildDate = buildDate
+    }
+
+    /// From `SERVICE_VERSION`, `GIT_REVISION`, `BUILD_DATE` (the image sets them), else the
+    /// executable's modification time for the build date.
+    public static func current(environment: EnvironmentReader) -> BuildInfo {
+        let executable = CommandLine.arguments.first.flatMap { path -> String? in
+            let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+            guard let date = attributes?[.modificationDate] as? Date else { return nil }
+            return ISO8601DateFormatter().string(from: date)
+        }
+        return BuildInfo(
+            version: environment.string("SERVICE_VERSION") ?? "0.1.0",
+            revision: environment.string("GIT_REVISION") ?? "unknown",
+            buildDate: environment.string("BUILD_DATE") ?? executable ?? "unknown"
+        )
+    }
+}

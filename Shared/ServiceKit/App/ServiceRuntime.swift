@@ -1,0 +1,145 @@
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// One service assembled: its dependencies, routers and long-running parts. `ServiceMain` runs it
+/// as a process; tests build it in-process and drive its routers directly.
+public final class ServiceRuntime: Sendable {
+    public let definition: ServiceDefinition
+    public let configuration: ServiceConfiguration
+    public let logger: Logger
+    public let logLevels: LogLevels
+    public let metrics: ServiceMetrics
+    public let probes: Probes
+    public let database: Database
+    public let background: BackgroundTasks
+    public let routes = RouteTable()
+    /// Whether the access log is written (one `request` line per request at info).
+    public let accessLog: Bool
+
+    public init(definition: ServiceDefinition, configuration: ServiceConfiguration, logger: Logger, logLevels: LogLevels, accessLog: Bool = true) throws {
+        self.definition = definition
+        self.configuration = configuration
+        self.logger = logger
+        self.logLevels = logLevels
+        self.accessLog = accessLog
+        self.metrics = ServiceMetrics(build: configuration.build)
+        self.probes = Probes()
+        self.database = try Database.open(configuration.database, logger: logger)
+        self.background = BackgroundTasks(logger: logger, registry: metrics.registry)
+        let database = self.database
+        probes.register(HealthCheck("database") { try await database.ping() })
+        for check in definition.readinessChecks(dependencies) { probes.register(check) }
+    }
+
+    /// What routes receive.
+    public var dependencies: ServiceDependencies {
+        ServiceDependencies(configuration: configuration, database: database, logger: logger, background: background, metrics: metrics)
+    }
+
+    /// Applies pending migrations, then opens readiness.
+    public func migrate() async throws {
+        try await MigrationRunner(database: database, logger: logger).run(definition.migrations)
+        probes.markMigrated()
+    }
+
+    /// The API router: the service's routes behind identity, observability and error middleware.
+    public func makeAPIRouter() throws -> Router<FleetContext> {
+        let router = Router(context: FleetContext.self, options: [.autoGenerateHeadEndpoints])
+        router.add(middleware: RequestIdentityMiddleware(maxBodyBytes: configuration.maxBodyBytes, maxUploadBytes: configuration.maxUploadBytes))
+        router.add(middleware: ObservabilityMiddleware(metrics: metrics, accessLog: accessLog))
+        router.add(middleware: ErrorMiddleware(routes: routes))
+        try definition.routes(APIRouter(router: router, table: routes), dependencies)
+        return router
+    }
+
+    /// The admin router: probes, metrics, info, loggers, runtime figures.
+    public func makeAdminRouter() -> Router<FleetContext> {
+        let router = Router(context: FleetContext.self)
+        let table = RouteTable()
+        router.add(middleware: RequestIdentityMiddleware(maxBodyBytes: 64 * 1024, maxUploadBytes: 64 * 1024))
+        router.add(middleware: ErrorMiddleware(routes: table))
+        AdminRoutes(runtime: self).register(APIRouter(router: router, table: table))
+        return router
+    }
+
+    /// Every long-running part in start order; `ServiceGroup` stops them in reverse: first the
+    /// shutdown delay (readiness fails at once), then the API server drains, then background tasks,
+    /// the admin server and finally the database.
+    public func makeServices() throws -> [any Service] {
+        let api = Application(
+            router: try makeAPIRouter(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: configuration.serviceName),
+            logger: logger
+        )
+        let admin = Application(
+            router: makeAdminRouter(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.adminPort), serverName: "\(configuration.serviceName)-admin"),
+            logger: logger
+        )
+        return [
+            DatabaseCloser(database: database, logger: logger),
+            admin,
+            background,
+            MigratingServer(runtime: self, server: api),
+            ShutdownDelay(probes: probes, delay: configuration.shutdownDelay, logger: logger),
+        ]
+    }
+}
+
+/// Closes the database pool last, once everything that queries it has stopped.
+struct DatabaseCloser: Service {
+    let database: Database
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        do {
+            try await database.close()
+        } catch {
+            logger.warning("closing the database failed", metadata: ["error": .string(String(describing: error))])
+        }
+    }
+}
+
+/// Applies migrations (retrying while the database is unreachable), then serves the API.
+/// The API port opens only once the schema is current.
+struct MigratingServer: Service {
+    let runtime: ServiceRuntime
+    let server: Application<RouterResponder<FleetContext>>
+
+    func run() async throws {
+        var attempt = 0
+        while true {
+            do {
+                try await runtime.migrate()
+                break
+            } catch {
+                attempt += 1
+                if attempt >= 30 || Task.isCancelled || runtime.probes.isShuttingDown { throw error }
+                runtime.logger.warning("migrations failed; retrying", metadata: ["error": .string(String(describing: error)), "attempt": .stringConvertible(attempt)])
+                try await Task.sleep(for: .seconds(min(5, attempt)))
+            }
+        }
+        if runtime.probes.isShuttingDown { return }
+        try await server.run()
+    }
+}
+
+/// On SIGTERM: readiness fails at once, then the servers keep serving for `SHUTDOWN_DELAY` so the
+/// cluster stops routing here before the API server stops accepting.
+struct ShutdownDelay: Service {
+    let probes: Probes
+    let delay: Duration
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        probes.beginShutdown()
+        logger.info("shutdown started", metadata: ["delay_s": .stringConvertible(delay.seconds)])
+        if delay > .zero {
+            try? await Task.sleep(for: delay)
+        }
+    }
+}

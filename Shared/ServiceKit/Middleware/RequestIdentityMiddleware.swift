@@ -1,0 +1,68 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import W3CTraceContext
+
+/// Gives each request its identity: `X-Request-ID` (accepted or generated, echoed on the response)
+/// and its place in a W3C trace (`traceparent`/`tracestate` read, a new span id for this server).
+/// Both go into the request's logger metadata, so every log line inside the request carries them.
+public struct RequestIdentityMiddleware: RouterMiddleware {
+    public typealias Context = FleetContext
+    let maxBodyBytes: Int
+    let maxUploadBytes: Int
+
+    public init(maxBodyBytes: Int, maxUploadBytes: Int) {
+        self.maxBodyBytes = maxBodyBytes
+        self.maxUploadBytes = maxUploadBytes
+    }
+
+    public func handle(_ request: Request, context: FleetContext, next: (Request, FleetContext) async throws -> Response) async throws -> Response {
+        var context = context
+        let requestID = request.headers[.requestID].flatMap(Self.acceptable) ?? Self.generateID()
+        context.requestID = requestID
+        context.maxBodyBytes = maxBodyBytes
+        context.maxUploadBytes = maxUploadBytes
+        var trace: TraceContext
+        if let parent = request.headers[.traceparent],
+            let incoming = try? TraceContext(traceParentHeaderValue: parent, traceStateHeaderValue: request.headers[.tracestate])
+        {
+            context.parentSpanID = incoming.spanID
+            trace = TraceContext(traceID: incoming.traceID, spanID: .random(), flags: incoming.flags, state: incoming.state)
+        } else {
+            trace = TraceContext(traceID: .random(), spanID: .random(), flags: .sampled, state: TraceState([]))
+        }
+        context.trace = trace
+        context.logger[metadataKey: "request_id"] = .string(requestID)
+        context.logger[metadataKey: "trace_id"] = .string(trace.traceID.description)
+        context.logger[metadataKey: "span_id"] = .string(trace.spanID.description)
+        context.logger[metadataKey: "method"] = .string(request.method.rawValue)
+        if let route = context.endpointPath {
+            context.logger[metadataKey: "route"] = .string(route)
+        }
+        var response = try await next(request, context)
+        response.headers[.requestID] = requestID
+        return response
+    }
+
+    /// Accepts a caller's id when it is short and printable, so it cannot forge log lines.
+    static func acceptable(_ value: String) -> String? {
+        guard !value.isEmpty, value.utf8.count <= 128,
+            value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") })
+        else { return nil }
+        return value
+    }
+
+    static func generateID() -> String {
+        UUID().uuidString.lowercased()
+    }
+}
+
+extension HTTPField.Name {
+    /// `X-Request-ID`, accepted, generated, echoed and forwarded.
+    public static let requestID = HTTPField.Name("X-Request-ID")!
+    /// W3C `traceparent`.
+    public static let traceparent = HTTPField.Name("traceparent")!
+    /// W3C `tracestate`.
+    public static let tracestate = HTTPField.Name("tracestate")!
+}
