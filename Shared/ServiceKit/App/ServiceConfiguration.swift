@@ -28,6 +28,8 @@ public struct ServiceConfiguration: Sendable {
     public var maxBodyBytes: Int
     /// `MAX_UPLOAD_BYTES`, default 10 MiB: the largest multipart upload.
     public var maxUploadBytes: Int
+    /// `PEER_TIMEOUT`, default 5s: the budget of one call to a peer service.
+    public var peerTimeout: Duration
     /// `DATA_DIR`, default `.data`: where uploads and SQLite files live.
     public var dataDirectory: String
     /// Peer base URLs by service name, from `<NAME>_URL` (`USERS_URL`, `CATALOG_URL`, `ORDERS_URL`).
@@ -43,6 +45,11 @@ public struct ServiceConfiguration: Sendable {
     public struct RateLimit: Sendable, Equatable {
         public var requestsPerSecond: Double
         public var burst: Int
+
+        public init(requestsPerSecond: Double, burst: Int) {
+            self.requestsPerSecond = requestsPerSecond
+            self.burst = burst
+        }
     }
 
     /// The peer variables every service understands.
@@ -79,6 +86,10 @@ public struct ServiceConfiguration: Sendable {
             throw ConfigurationError(variable: "RATE_LIMIT_BURST", value: burst, reason: "needs RATE_LIMIT_RPS")
         }
         let host = env.string("HOST") ?? "127.0.0.1"
+        if let cost = env.string("BCRYPT_COST"), !(Int(cost).map { (4...31).contains($0) } ?? false) {
+            throw ConfigurationError(variable: "BCRYPT_COST", value: cost, reason: "expected a whole number from 4 to 31")
+        }
+        _ = try env.httpURL("OTEL_EXPORTER_OTLP_ENDPOINT")
         return ServiceConfiguration(
             serviceName: service,
             host: host,
@@ -91,6 +102,7 @@ public struct ServiceConfiguration: Sendable {
             requestTimeout: env.string("REQUEST_TIMEOUT") == nil ? nil : try env.duration("REQUEST_TIMEOUT", default: .zero),
             maxBodyBytes: try env.bytes("MAX_BODY_BYTES", default: 1 << 20),
             maxUploadBytes: try env.bytes("MAX_UPLOAD_BYTES", default: 10 << 20),
+            peerTimeout: try env.duration("PEER_TIMEOUT", default: .seconds(5)),
             dataDirectory: dataDirectory,
             peers: peers,
             rateLimit: rateLimit,
@@ -104,7 +116,7 @@ public struct ServiceConfiguration: Sendable {
         ServiceConfiguration(
             serviceName: service, host: "127.0.0.1", port: 0, adminPort: 0, database: database, logLevel: .info,
             shutdownDelay: .zero, shutdownTimeout: .seconds(5), requestTimeout: nil, maxBodyBytes: 1 << 20,
-            maxUploadBytes: 10 << 20, dataDirectory: dataDirectory, peers: [:], rateLimit: nil,
+            maxUploadBytes: 10 << 20, peerTimeout: .seconds(5), dataDirectory: dataDirectory, peers: [:], rateLimit: nil,
             build: BuildInfo(version: "test", revision: "test", buildDate: "unknown"), environment: [:]
         )
     }

@@ -26,8 +26,8 @@ public enum ServiceMain {
         LoggingSystem.bootstrap { label in
             JSONLogHandler(label: label, service: configuration.serviceName, sink: sink, levels: levels)
         }
-        var logger = Logger(label: configuration.serviceName)
-        logger.logLevel = configuration.logLevel
+        // The level comes from `LogLevels`, so `PUT /loggers` governs this logger too.
+        let logger = Logger(label: configuration.serviceName)
         let code: Int32
         do {
             let runtime = try ServiceRuntime(definition: definition, configuration: configuration, logger: logger, logLevels: levels)

@@ -50,13 +50,19 @@ public final class ServiceRuntime: Sendable {
         router.add(middleware: RequestIdentityMiddleware(maxBodyBytes: configuration.maxBodyBytes, maxUploadBytes: configuration.maxUploadBytes))
         router.add(middleware: ObservabilityMiddleware(metrics: metrics, accessLog: accessLog))
         router.add(middleware: ErrorMiddleware(routes: routes))
+        if let limit = configuration.rateLimit {
+            router.add(middleware: RateLimitMiddleware(requestsPerSecond: limit.requestsPerSecond, burst: limit.burst))
+        }
+        if let timeout = configuration.requestTimeout {
+            router.add(middleware: RequestTimeoutMiddleware(timeout: timeout))
+        }
         try definition.routes(APIRouter(router: router, table: routes), dependencies)
         return router
     }
 
     /// The admin router: probes, metrics, info, loggers, runtime figures.
     public func makeAdminRouter() -> Router<FleetContext> {
-        let router = Router(context: FleetContext.self)
+        let router = Router(context: FleetContext.self, options: [.autoGenerateHeadEndpoints])
         let table = RouteTable()
         router.add(middleware: RequestIdentityMiddleware(maxBodyBytes: 64 * 1024, maxUploadBytes: 64 * 1024))
         router.add(middleware: ErrorMiddleware(routes: table))
@@ -117,7 +123,9 @@ struct MigratingServer: Service {
                 break
             } catch {
                 attempt += 1
-                if attempt >= 30 || Task.isCancelled || runtime.probes.isShuttingDown { throw error }
+                // Only an unreachable database is worth waiting for; a broken migration is not.
+                let reachable = (try? await runtime.database.ping()) != nil
+                if reachable || attempt >= 30 || Task.isCancelled || runtime.probes.isShuttingDown { throw error }
                 runtime.logger.warning("migrations failed; retrying", metadata: ["error": .string(String(describing: error)), "attempt": .stringConvertible(attempt)])
                 try await Task.sleep(for: .seconds(min(5, attempt)))
             }

@@ -36,7 +36,9 @@ public struct ErrorMiddleware: RouterMiddleware {
         } catch let error as any HTTPResponseError where error.status.code < 500 {
             return Self.render(HTTPProblem(error.status))
         } catch {
-            context.logger.error("unhandled error", metadata: ["error": .string(String(reflecting: error))])
+            context.logger.error("unhandled error", metadata: [
+                "error": .string(String(describing: error)), "error_type": .string(String(reflecting: type(of: error))),
+            ])
             return Self.render(HTTPProblem(.internalServerError, detail: "Internal Server Error"))
         }
     }

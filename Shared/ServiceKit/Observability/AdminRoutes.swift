@@ -54,7 +54,7 @@ struct AdminRoutes: Sendable {
                 rss_bytes: stats.residentMemoryBytes, virtual_bytes: stats.virtualMemoryBytes,
                 heap_bytes: Self.heapBytes(), threads: stats.threads, open_fds: stats.openFileDescriptors,
                 cpu_seconds: stats.cpuSeconds, uptime_seconds: probes.uptime.seconds,
-                background_tasks: background.runningCount
+                background_tasks: background.runningCount, in_flight_requests: metrics.requestsInFlight
             ))
         }
     }
@@ -110,6 +110,7 @@ struct RuntimeVars: Encodable {
     let cpu_seconds: Double
     let uptime_seconds: Double
     let background_tasks: Int
+    let in_flight_requests: Int
 }
 
 struct LoggersState: Encodable {

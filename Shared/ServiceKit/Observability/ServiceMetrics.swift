@@ -12,6 +12,7 @@ public final class ServiceMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     private let process: ProcessMetrics
     private let activeRequests: Gauge
+    private let inFlight = Atomic<Int>(0)
     private let durations = Mutex<[RouteKey: DurationHistogram]>([:])
     private let beforeScrape = Mutex<[@Sendable () -> Void]>([])
 
@@ -60,10 +61,19 @@ public final class ServiceMetrics: Sendable {
     }
 
     /// Counts a request in flight until `requestFinished()`.
-    public func requestStarted() { activeRequests.increment() }
+    public func requestStarted() {
+        inFlight.add(1, ordering: .relaxed)
+        activeRequests.increment()
+    }
 
     /// The counterpart of `requestStarted()`.
-    public func requestFinished() { activeRequests.decrement() }
+    public func requestFinished() {
+        inFlight.subtract(1, ordering: .relaxed)
+        activeRequests.decrement()
+    }
+
+    /// Requests being served right now.
+    public var requestsInFlight: Int { inFlight.load(ordering: .relaxed) }
 
     /// Registers work to run before each scrape, for gauges read from elsewhere.
     public func onScrape(_ update: @escaping @Sendable () -> Void) {

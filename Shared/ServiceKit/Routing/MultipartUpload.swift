@@ -113,10 +113,7 @@ private final class PartState: @unchecked Sendable {
         {
             inWantedPart = true
             found = true
-            if let name = MultipartUpload.dispositionParameter("filename", in: disposition) {
-                let last = name.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? ""
-                filename = last.isEmpty ? "upload" : String(last.prefix(255))
-            }
+            noteFilename(disposition)
             contentType = headers["content-type"] ?? contentType
         }
         if inWantedPart {
@@ -133,12 +130,17 @@ private final class PartState: @unchecked Sendable {
         {
             // An empty file part: no body callback came.
             found = true
-            if let name = MultipartUpload.dispositionParameter("filename", in: disposition) {
-                filename = name.isEmpty ? "upload" : name
-            }
+            noteFilename(disposition)
             contentType = headers["content-type"] ?? contentType
         }
         headers = [:]
+    }
+
+    /// Keeps the client's file name without any folder part, at most 255 characters.
+    private func noteFilename(_ disposition: String) {
+        guard let name = MultipartUpload.dispositionParameter("filename", in: disposition) else { return }
+        let last = name.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? ""
+        filename = last.isEmpty ? "upload" : String(last.prefix(255))
     }
 
     func takePending() -> ByteBuffer {

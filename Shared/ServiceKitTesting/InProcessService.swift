@@ -1,0 +1,131 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import ServiceKit
+
+/// A service built in-process for tests: its runtime, a temporary data folder, and Hummingbird's
+/// test frameworks over its API and admin routers (`.router` without a socket, `.live` with one).
+public struct InProcessService: Sendable {
+    /// The assembled service.
+    public let runtime: ServiceRuntime
+    /// Its temporary data folder, removed by `close()`.
+    public let directory: String
+
+    /// Builds `definition` on `database` (a temporary SQLite file when nil).
+    public static func make(
+        _ definition: ServiceDefinition,
+        database: DatabaseURL? = nil,
+        logHandler: (@Sendable (String) -> any LogHandler)? = nil,
+        configure: (inout ServiceConfiguration) -> Void = { _ in }
+    ) throws -> InProcessService {
+        let directory = try TemporaryDirectory.make(prefix: definition.name)
+        var configuration = ServiceConfiguration.testing(
+            service: definition.name,
+            database: database ?? .sqlite(path: directory + "/\(definition.name).db"),
+            dataDirectory: directory
+        )
+        configure(&configuration)
+        let levels = LogLevels(root: configuration.logLevel)
+        let logger = Logger(label: definition.name, factory: logHandler ?? { _ in SwiftLogNoOpLogHandler() })
+        let runtime = try ServiceRuntime(definition: definition, configuration: configuration, logger: logger, logLevels: levels)
+        return InProcessService(runtime: runtime, directory: directory)
+    }
+
+    /// Applies the service's migrations (readiness passes afterwards).
+    public func migrate() async throws {
+        try await runtime.migrate()
+    }
+
+    /// Runs `test` against the API router without a socket.
+    public func api<Value: Sendable>(
+        _ framework: TestingSetup = .router, _ test: @escaping @Sendable (any TestClientProtocol) async throws -> Value
+    ) async throws -> Value {
+        let app = Application(router: try runtime.makeAPIRouter(), logger: runtime.logger)
+        return try await app.test(framework, test)
+    }
+
+    /// Runs `test` against the admin router without a socket.
+    public func admin<Value: Sendable>(_ test: @escaping @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
+        let app = Application(router: runtime.makeAdminRouter(), logger: runtime.logger)
+        return try await app.test(.router, test)
+    }
+
+    /// Closes the database and removes the data folder.
+    public func close() async {
+        try? await runtime.database.close()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Runs `body` with a migrated service and closes it afterwards, also when `body` throws.
+    public static func with<Value>(
+        _ definition: ServiceDefinition,
+        database: DatabaseURL? = nil,
+        logHandler: (@Sendable (String) -> any LogHandler)? = nil,
+        configure: (inout ServiceConfiguration) -> Void = { _ in },
+        _ body: (InProcessService) async throws -> Value
+    ) async throws -> Value {
+        let service = try make(definition, database: database, logHandler: logHandler, configure: configure)
+        do {
+            try await service.migrate()
+            let value = try await body(service)
+            await service.close()
+            return value
+        } catch {
+            await service.close()
+            throw error
+        }
+    }
+}
+
+/// Temporary folders for test data.
+public enum TemporaryDirectory {
+    /// Creates a new empty folder under the system's temporary directory.
+    public static func make(prefix: String) throws -> String {
+        let path = NSTemporaryDirectory() + "fleet-\(prefix)-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+}
+
+/// Log handler that keeps every record, for tests that assert on logs.
+public final class CapturedLogs: @unchecked Sendable {
+    /// One captured record.
+    public struct Record: Sendable {
+        public var level: Logger.Level
+        public var message: String
+        public var metadata: [String: String]
+    }
+
+    private let lock = NSLock()
+    private var stored: [Record] = []
+
+    public init() {}
+
+    /// Everything logged so far.
+    public var records: [Record] { lock.withLock { stored } }
+
+    /// A factory for `InProcessService.make(logHandler:)`.
+    public var factory: @Sendable (String) -> any LogHandler {
+        { _ in CapturingHandler(logs: self) }
+    }
+
+    fileprivate func append(_ record: Record) { lock.withLock { stored.append(record) } }
+
+    private struct CapturingHandler: LogHandler {
+        let logs: CapturedLogs
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            var merged = metadata
+            merged.merge(event.metadata ?? [:]) { _, new in new }
+            logs.append(Record(level: event.level, message: event.message.description, metadata: merged.mapValues { $0.description }))
+        }
+    }
+}

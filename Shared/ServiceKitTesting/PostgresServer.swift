@@ -1,0 +1,138 @@
+import Foundation
+import Subprocess
+
+/// A throwaway PostgreSQL cluster for tests: Debian's server binaries, a cluster initialised in a
+/// temporary folder, started on a free loopback port (as the `postgres` user when run as root,
+/// since PostgreSQL refuses to run as root) and removed when stopped.
+public final class PostgresServer: Sendable {
+    /// `postgres://fleet@127.0.0.1:<port>/postgres?tlsmode=disable`.
+    public let url: String
+    private let binaries: String
+    private let directory: String
+    private let runAs: String?
+
+    private init(url: String, binaries: String, directory: String, runAs: String?) {
+        self.url = url
+        self.binaries = binaries
+        self.directory = directory
+        self.runAs = runAs
+    }
+
+    /// Runs `body` with a fresh server and stops it afterwards, also when `body` throws.
+    public static func with<Value>(_ body: (PostgresServer) async throws -> Value) async throws -> Value {
+        let server = try await start()
+        do {
+            let value = try await body(server)
+            await server.stop()
+            return value
+        } catch {
+            await server.stop()
+            throw error
+        }
+    }
+
+    /// Initialises and starts a cluster.
+    public static func start() async throws -> PostgresServer {
+        let binaries = try await locateBinaries()
+        let runAs: String? = getuid() == 0 ? "postgres" : nil
+        let directory = NSTemporaryDirectory() + "fleet-pg-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if let runAs {
+            try FileManager.default.setAttributes([.ownerAccountName: runAs, .posixPermissions: 0o700], ofItemAtPath: directory)
+        }
+        let port = try FreePort.next()
+        let server = PostgresServer(
+            url: "postgres://fleet@127.0.0.1:\(port)/postgres?tlsmode=disable",
+            binaries: binaries, directory: directory, runAs: runAs
+        )
+        do {
+            try await server.run("initdb", ["-D", "\(directory)/data", "-U", "fleet", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"])
+            try await server.run("pg_ctl", [
+                "-D", "\(directory)/data", "-l", "\(directory)/server.log", "-w", "-t", "60",
+                "-o", "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+                "start",
+            ])
+        } catch {
+            await server.stop()
+            throw error
+        }
+        return server
+    }
+
+    /// Stops the server at once and removes its folder.
+    public func stop() async {
+        _ = try? await run("pg_ctl", ["-D", "\(directory)/data", "-m", "immediate", "-w", "stop"])
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private func run(_ tool: String, _ arguments: [String]) async throws {
+        var command = ["\(binaries)/\(tool)"] + arguments
+        if let runAs { command = ["runuser", "-u", runAs, "--"] + command }
+        let result = try await Command.run(command)
+        guard result.status == 0 else {
+            throw HarnessError("\(tool) failed (\(result.status)): \(result.output)")
+        }
+    }
+
+    /// The newest installed server's bin folder; installs Debian's `postgresql` when missing and root.
+    static func locateBinaries() async throws -> String {
+        if let found = newestInstalled() { return found }
+        guard getuid() == 0 else {
+            throw HarnessError("PostgreSQL is not installed; run: sudo apt-get install -y postgresql")
+        }
+        let install = try await Command.run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql"],
+            environment: ["DEBIAN_FRONTEND": "noninteractive"]
+        )
+        guard install.status == 0, let found = newestInstalled() else {
+            throw HarnessError("installing postgresql failed: \(install.output)")
+        }
+        return found
+    }
+
+    private static func newestInstalled() -> String? {
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
+            .compactMap(Int.init).sorted(by: >)
+        for version in versions where FileManager.default.isExecutableFile(atPath: "\(root)/\(version)/bin/initdb") {
+            return "\(root)/\(version)/bin"
+        }
+        return nil
+    }
+}
+
+/// A failure of the test harness itself (not of the code under test).
+public struct HarnessError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Runs a command to completion and captures its output, through swift-subprocess, which closes
+/// every inherited descriptor in the child: a daemon the command starts (pg_ctl starts the server)
+/// then cannot hold our pipes or process monitor open.
+public enum Command {
+    /// Exit status and output of a finished command.
+    public struct Result: Sendable {
+        public var status: Int32
+        public var output: String
+    }
+
+    /// Runs `command` (first element: the executable, looked up in PATH) with extra `environment`.
+    public static func run(_ command: [String], environment: [String: String] = [:]) async throws -> Result {
+        var updates: [Subprocess.Environment.Key: String?] = [:]
+        for (key, value) in environment { updates[Subprocess.Environment.Key(stringLiteral: key)] = value }
+        let result = try await Subprocess.run(
+            .name(command[0]),
+            arguments: Arguments(Array(command.dropFirst())),
+            environment: .inherit.updating(updates),
+            output: .string(limit: 4 << 20),
+            error: .string(limit: 4 << 20)
+        )
+        let status: Int32
+        switch result.terminationStatus {
+        case .exited(let code): status = Int32(code)
+        case .signaled(let signal): status = 128 + Int32(signal)
+        }
+        return Result(status: status, output: (result.standardOutput ?? "") + (result.standardError ?? ""))
+    }
+}

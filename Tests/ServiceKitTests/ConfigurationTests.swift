@@ -1,0 +1,74 @@
+import Foundation
+import Logging
+import ServiceKit
+import Testing
+
+@Suite struct ConfigurationTests {
+    func load(_ env: [String: String]) throws -> ServiceConfiguration {
+        try ServiceConfiguration.load(service: "demo", defaultPort: 8090, defaultAdminPort: 9090, environment: EnvironmentReader(env))
+    }
+
+    @Test func defaultsNeedNoVariables() throws {
+        let configuration = try load([:])
+        #expect(configuration.port == 8090)
+        #expect(configuration.adminPort == 9090)
+        #expect(configuration.database == .sqlite(path: ".data/demo.db"))
+        #expect(configuration.logLevel == .info)
+        #expect(configuration.maxBodyBytes == 1 << 20)
+        #expect(configuration.maxUploadBytes == 10 << 20)
+        #expect(configuration.rateLimit == nil)
+    }
+
+    @Test(arguments: [("2", 2.0), ("2s", 2.0), ("1.5s", 1.5), ("500ms", 0.5), ("0", 0.0), ("1m", 60.0)])
+    func durationsAcceptSecondsAndMilliseconds(text: String, seconds: Double) throws {
+        let configuration = try load(["SHUTDOWN_DELAY": text])
+        #expect(abs(configuration.shutdownDelay.seconds - seconds) < 1e-9)
+    }
+
+    @Test(arguments: [
+        ("PORT", "eighty"), ("PORT", "70000"), ("PORT", "-1"),
+        ("ADMIN_PORT", "x"), ("ADMIN_PORT", "65536"),
+        ("DATABASE_URL", "mysql://localhost/db"), ("DATABASE_URL", "sqlite://"), ("DATABASE_URL", "postgres:///nohost"),
+        ("DATABASE_URL", "postgres://u:p@host:99999/db"),
+        ("LOG_LEVEL", "loud"),
+        ("SHUTDOWN_DELAY", "soon"), ("SHUTDOWN_DELAY", "-2s"), ("SHUTDOWN_TIMEOUT", "5 parsecs"),
+        ("REQUEST_TIMEOUT", "abc"),
+        ("MAX_BODY_BYTES", "0"), ("MAX_UPLOAD_BYTES", "lots"),
+        ("USERS_URL", "not a url"), ("CATALOG_URL", "ftp://catalog"), ("ORDERS_URL", "http://"),
+        ("RATE_LIMIT_RPS", "fast"), ("RATE_LIMIT_BURST", "3"), ("PEER_TIMEOUT", "never"), ("BCRYPT_COST", "99"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
+    ])
+    func aBadValueIsRefusedNamingTheVariable(variable: String, value: String) throws {
+        let error = #expect(throws: ConfigurationError.self) { try load([variable: value]) }
+        #expect(error?.variable == variable)
+        #expect(error?.description.contains(variable) == true)
+    }
+
+    @Test func theErrorLineShowsNoPasswordOfABadDatabaseURL() throws {
+        let error = #expect(throws: ConfigurationError.self) { try load(["DATABASE_URL": "postgres://user:hunter2@host:99999/db"]) }
+        #expect(error?.description.contains("hunter2") == false)
+    }
+
+    @Test func databaseURLsNameRelativeAbsoluteAndPostgresTargets() throws {
+        #expect(try DatabaseURL(parsing: "sqlite:///data/x.db") == .sqlite(path: "data/x.db"))
+        #expect(try DatabaseURL(parsing: "sqlite:////var/lib/x.db") == .sqlite(path: "/var/lib/x.db"))
+        #expect(try DatabaseURL(parsing: "postgres://u:p@h:5432/db") == .postgres(url: "postgres://u:p@h:5432/db"))
+    }
+
+    @Test func infoMasksSecretsAndURLPasswords() throws {
+        let configuration = try load([
+            "DATABASE_URL": "postgres://fleet:s3cret@db:5432/fleet", "JWT_PRIVATE_KEY": "-----BEGIN", "LOG_LEVEL": "debug",
+            "UNRELATED": "x",
+        ])
+        let shown = configuration.maskedEnvironment
+        #expect(shown["DATABASE_URL"] == "postgres://fleet:***@db:5432/fleet")
+        #expect(shown["JWT_PRIVATE_KEY"] == "***")
+        #expect(shown["LOG_LEVEL"] == "debug")
+        #expect(shown["UNRELATED"] == nil)
+    }
+
+    @Test func warnIsAcceptedForWarning() throws {
+        #expect(try load(["LOG_LEVEL": "warn"]).logLevel == .warning)
+        #expect(try load(["LOG_LEVEL": "TRACE"]).logLevel == .trace)
+    }
+}
