@@ -211,6 +211,8 @@ public struct FieldReader {
     }
 
     private mutating func missingOrNull(_ key: String) {
+        // A body that is not an object was reported once already; its fields are not missing too.
+        guard case .object = source else { return }
         let loc = path + [.key(key)]
         if object[key] == .null {
             collector.typeError("missing", "Field required", loc, input: .null)
