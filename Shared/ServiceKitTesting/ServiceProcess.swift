@@ -18,13 +18,17 @@ public final class ServiceProcess: @unchecked Sendable {
 
     /// Starts `executable` (a product name under the build folder, or a path) with `environment`
     /// on top of a minimal one; `PORT` and `ADMIN_PORT` are free loopback ports unless given.
-    public init(_ executable: String, environment: [String: String] = [:], directory: String? = nil) throws {
+    public init(_ executable: String, arguments: [String] = [], environment: [String: String] = [:], directory: String? = nil) throws {
         let port = try environment["PORT"].flatMap(Int.init) ?? FreePort.next()
         let adminPort = try environment["ADMIN_PORT"].flatMap(Int.init) ?? FreePort.next()
         self.port = port
         self.adminPort = adminPort
         process = Process()
-        process.executableURL = URL(fileURLWithPath: executable.contains("/") ? executable : BuiltProducts.path(executable))
+        // Through `env --default-signal`: the test process may ignore SIGTERM (swift-service-lifecycle
+        // ignores the signals it watches), ignored signals are inherited, and a shell cannot trap a
+        // signal that was ignored when it started.
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["--default-signal=TERM,INT,HUP", executable.contains("/") ? executable : BuiltProducts.path(executable)] + arguments
         var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "PORT": String(port), "ADMIN_PORT": String(adminPort)]
         env.merge(environment) { _, new in new }
         process.environment = env

@@ -88,4 +88,24 @@ import Testing
             #expect(try await store.reserve(999_999, quantity: 1) == .notFound)
         }
     }
+
+    @Test(arguments: [SQLEngine.sqlite, .postgres])
+    func concurrentWritesAllSucceed(engine: SQLEngine) async throws {
+        try await withStore(engine) { store in
+            let ids = try await withThrowingTaskGroup(of: Int.self) { group in
+                for index in 0..<40 {
+                    group.addTask {
+                        let item = try await store.create(ItemCreate(name: "Item \(index)", price: 1, tags: ["a", "b"], stock: 5))
+                        _ = try await store.update(item.id, with: ItemPatch(stock: 6))
+                        return item.id
+                    }
+                }
+                var collected: [Int] = []
+                for try await id in group { collected.append(id) }
+                return collected
+            }
+            #expect(Set(ids).count == 40)
+            #expect(try await store.list(query: nil, tags: ["b"], limit: 100, offset: 0).total == 40)
+        }
+    }
 }

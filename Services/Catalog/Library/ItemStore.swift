@@ -96,7 +96,7 @@ public struct ItemStore: Sendable {
     /// never sell more than there is.
     public func reserve(_ id: Int, quantity: Int) async throws -> ReserveOutcome {
         let now = Self.now()
-        return try await database.withConnection { db in
+        return try await database.write { db in
             let row = try await db.raw("""
                 UPDATE items SET stock = stock - \(bind: quantity), version = version + 1, updated_at = \(bind: now)
                 WHERE id = \(bind: id) AND stock >= \(bind: quantity)

@@ -17,23 +17,28 @@ public enum SQLEngine: String, Sendable {
 /// One query layer (SQLKit) over a pool of SQLite or PostgreSQL connections.
 ///
 /// SQLite runs on NIO's thread pool and PostgreSQL on non-blocking sockets, so no query blocks an
-/// event loop. SQLite files are opened in WAL mode with a busy timeout, so readers never wait for
-/// the writer and concurrent writers queue instead of failing.
+/// event loop. SQLite files are opened in WAL mode, so readers never wait for the writer; writes
+/// (`write`, `transaction`) go through a pool of exactly one connection, so writers queue in the
+/// pool instead of sleeping in SQLite's busy handler on thread-pool threads that the lock holder
+/// needs to finish (which deadlocks until the busy timeout under concurrent writes).
 public final class Database: Sendable {
     /// The engine behind this database.
     public let engine: SQLEngine
     private let lease: @Sendable (Logger) async throws -> (any SQLDatabase, @Sendable () -> Void)
+    private let leaseWriter: @Sendable (Logger) async throws -> (any SQLDatabase, @Sendable () -> Void)
     private let shutdown: @Sendable () async throws -> Void
     private let logger: Logger
 
     private init(
         engine: SQLEngine, logger: Logger,
         lease: @escaping @Sendable (Logger) async throws -> (any SQLDatabase, @Sendable () -> Void),
+        leaseWriter: (@Sendable (Logger) async throws -> (any SQLDatabase, @Sendable () -> Void))? = nil,
         shutdown: @escaping @Sendable () async throws -> Void
     ) {
         self.engine = engine
         self.logger = logger
         self.lease = lease
+        self.leaseWriter = leaseWriter ?? lease
         self.shutdown = shutdown
     }
 
@@ -45,17 +50,29 @@ public final class Database: Sendable {
             if !folder.isEmpty {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             }
-            let pool = PoolBox(EventLoopGroupConnectionPool(
+            let readers = PoolBox(EventLoopGroupConnectionPool(
                 source: SQLiteFileSource(path: path), maxConnectionsPerEventLoop: 2,
                 requestTimeout: .seconds(30), logger: logger, on: eventLoopGroup
+            ))
+            // One event loop, one connection: the single writer.
+            let writer = PoolBox(EventLoopGroupConnectionPool(
+                source: SQLiteFileSource(path: path), maxConnectionsPerEventLoop: 1,
+                requestTimeout: .seconds(30), logger: logger, on: eventLoopGroup.next()
             ))
             return Database(
                 engine: .sqlite, logger: logger,
                 lease: { logger in
-                    let connection = try await pool.value.requestConnection(logger: logger).get()
-                    return (connection.sql(), { pool.value.releaseConnection(connection, logger: logger) })
+                    let connection = try await readers.value.requestConnection(logger: logger).get()
+                    return (connection.sql(), { readers.value.releaseConnection(connection, logger: logger) })
                 },
-                shutdown: { try await pool.value.shutdownAsync() }
+                leaseWriter: { logger in
+                    let connection = try await writer.value.requestConnection(logger: logger).get()
+                    return (connection.sql(), { writer.value.releaseConnection(connection, logger: logger) })
+                },
+                shutdown: {
+                    try await writer.value.shutdownAsync()
+                    try await readers.value.shutdownAsync()
+                }
             )
         case .postgres(let raw):
             let configuration = try SQLPostgresConfiguration(url: raw)
@@ -81,11 +98,18 @@ public final class Database: Sendable {
         return try await body(connection)
     }
 
-    /// Runs `body` in a transaction on one connection: committed when it returns, rolled back when
-    /// it throws. SQLite takes the write lock up front (`BEGIN IMMEDIATE`) so two writers cannot
-    /// deadlock on upgrading.
+    /// Runs a single writing statement (or several that need no atomicity) on the writer.
+    public func write<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        let (connection, release) = try await leaseWriter(logger)
+        defer { release() }
+        return try await body(connection)
+    }
+
+    /// Runs `body` in a transaction on the writer: committed when it returns, rolled back when it
+    /// throws. SQLite takes the write lock up front (`BEGIN IMMEDIATE`), which matters when
+    /// another process writes to the same file.
     public func transaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        try await withConnection { connection in
+        try await write { connection in
             try await connection.raw(engine == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN").run()
             do {
                 let result = try await body(connection)

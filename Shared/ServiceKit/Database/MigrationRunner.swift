@@ -48,7 +48,7 @@ public struct MigrationRunner: Sendable {
         guard versions == versions.sorted(), Set(versions).count == versions.count else {
             throw MigrationError.badOrder(versions)
         }
-        try await database.withConnection { db in
+        try await database.write { db in
             try await db.raw("""
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)

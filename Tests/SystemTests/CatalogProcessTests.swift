@@ -1,0 +1,120 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import ServiceKitTesting
+import Testing
+
+/// The real `catalog` executable, started as a process: logs, metrics, body limits, databases.
+@Suite(.serialized) struct CatalogProcessTests {
+    @Test func everyStdoutLineIsJSONAndTheAccessLogCarriesTheRequestID() async throws {
+        let lines = try await ServiceProcess.with("catalog") { catalog in
+            try await catalog.waitUntilReady()
+            let sent = try await catalog.api("/items", method: .post, headers: [.requestID: "sys-test-1"], body: #"{"name": "Lamp", "price": 3}"#)
+            #expect(sent.status == .created)
+            #expect(sent.headers[.requestID] == "sys-test-1")
+            let generated = try await catalog.api("/items/1")
+            let generatedID = try #require(generated.headers[.requestID])
+            let invalid = try await catalog.api("/items?limit=0")
+            #expect(invalid.status == .unprocessableContent)
+            #expect(await catalog.stop() == 0)
+            return (catalog.stdoutLines, generatedID)
+        }
+        let (stdout, generatedID) = lines
+        #expect(!stdout.isEmpty)
+        var access: [[String: Any]] = []
+        for line in stdout {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(line)")
+            for field in ["ts", "level", "service", "logger", "msg"] {
+                #expect(object[field] is String, "\(field) missing in \(line)")
+            }
+            #expect(object["service"] as? String == "catalog")
+            if object["msg"] as? String == "request" { access.append(object) }
+        }
+        #expect(access.count == 3)
+        for entry in access {
+            for field in ["request_id", "trace_id", "span_id", "method", "route"] { #expect(entry[field] is String, "\(field)") }
+            #expect(entry["status"] is Int)
+            #expect(entry["duration_ms"] is Double || entry["duration_ms"] is Int)
+            #expect((entry["trace_id"] as? String)?.count == 32)
+            #expect((entry["span_id"] as? String)?.count == 16)
+        }
+        #expect(access[0]["request_id"] as? String == "sys-test-1")
+        #expect(access[0]["status"] as? Int == 201)
+        #expect(access[1]["request_id"] as? String == generatedID)
+        #expect(access[1]["route"] as? String == "/items/{id}")
+        #expect(access[2]["status"] as? Int == 422)
+    }
+
+    @Test func anIncomingTraceparentKeepsItsTraceID() async throws {
+        try await ServiceProcess.with("catalog") { catalog in
+            try await catalog.waitUntilReady()
+            _ = try await catalog.api("/items", headers: [.init("traceparent")!: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"])
+            await catalog.stop()
+            let access = catalog.stdoutLines.filter { $0.contains(#""msg":"request""#) }
+            #expect(access.count == 1)
+            #expect(access.first?.contains(#""trace_id":"4bf92f3577b34da6a3ce929d0e0e4736""#) == true)
+            #expect(access.first?.contains("00f067aa0ba902b7") == false, "the server's span is a new one")
+        }
+    }
+
+    @Test func aLiveScrapePassesPromtoolAndAdminPathsStayOffTheAPIPort() async throws {
+        try await ServiceProcess.with("catalog") { catalog in
+            try await catalog.waitUntilReady()
+            _ = try await catalog.api("/items/7")
+            _ = try await catalog.api("/items", method: .post, body: #"{"name": "x", "price": 1}"#)
+            let scrape = try await catalog.admin("/metrics")
+            #expect(scrape.status == .ok)
+            let text = String(buffer: scrape.body ?? ByteBuffer())
+            #expect(text.contains(#"http_route="/items/{id}""#))
+            let file = NSTemporaryDirectory() + "fleet-scrape-\(UUID().uuidString).txt"
+            try text.write(toFile: file, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            let check = try await Command.run(["sh", "-c", "promtool check metrics < \(file)"])
+            #expect(check.status == 0, "promtool: \(check.output)")
+            #expect(check.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "promtool: \(check.output)")
+            for path in ["/metrics", "/readyz", "/livez", "/healthz", "/info", "/loggers"] {
+                #expect(try await catalog.api(path).status == .notFound, "\(path) answered on the API port")
+            }
+        }
+    }
+
+    @Test func aDeclaredOversizeBodyIsRefusedAtOnce() async throws {
+        try await ServiceProcess.with("catalog", environment: ["MAX_BODY_BYTES": "1024"]) { catalog in
+            try await catalog.waitUntilReady()
+            let connection = try RawHTTPConnection(port: catalog.port)
+            // Only the head is sent: the answer must not wait for a 10 MB body.
+            await connection.send("POST /items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n{\"name\":")
+            let response = try #require(await connection.readResponse())
+            #expect(response.status == 413)
+            #expect(response.body.contains("Request body too large"))
+        }
+    }
+
+    @Test func aChunkedBodyIsRefusedAsSoonAsItCrossesTheLimit() async throws {
+        try await ServiceProcess.with("catalog", environment: ["MAX_BODY_BYTES": "1024"]) { catalog in
+            try await catalog.waitUntilReady()
+            let connection = try RawHTTPConnection(port: catalog.port)
+            await connection.send("POST /items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+            let chunk = String(repeating: "a", count: 512)
+            for _ in 0..<3 { await connection.send(String(512, radix: 16) + "\r\n" + chunk + "\r\n") }
+            // 1536 bytes sent, far less than a full body would be; the answer comes now.
+            let response = try #require(await connection.readResponse())
+            #expect(response.status == 413)
+            #expect(try await catalog.api("/items").status == .ok, "the service keeps serving")
+        }
+    }
+
+    @Test func theCatalogRunsOnPostgreSQL() async throws {
+        try await PostgresServer.with { server in
+            try await ServiceProcess.with("catalog", environment: ["DATABASE_URL": server.url]) { catalog in
+                try await catalog.waitUntilReady()
+                let created = try await catalog.api("/items", method: .post, body: #"{"name": "Pg", "price": 2, "stock": 1}"#)
+                #expect(created.status == .created)
+                let readiness = String(buffer: try await catalog.admin("/readyz").body ?? ByteBuffer())
+                #expect(readiness.contains(#""name":"database""#))
+                #expect(await catalog.stop() == 0)
+            }
+        }
+    }
+}
