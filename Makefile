@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 SWIFT ?= swift
 
-.PHONY: help deps test-deps build run test clean
+.PHONY: help deps test-deps build run test bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ run: build ## Run the fleet locally on SQLite; Ctrl-C stops it
 test: test-deps ## Build once and run the whole suite, system tests included
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+bench: ## Side-by-side benchmark (release; QUICK=1 for a short run) into Benchmarks/RESULTS.md
+	QUICK=$(QUICK) Benchmarks/bench.sh
 
 clean: ## Remove build products and local data
 	rm -rf .build .data

@@ -12,7 +12,9 @@ let package = Package(
     products: [
         .library(name: "ServiceKit", targets: ["ServiceKit"]),
         .library(name: "ServiceKitTesting", targets: ["ServiceKitTesting"]),
+        .library(name: "Catalog", targets: ["Catalog"]),
         .executable(name: "catalog", targets: ["CatalogServer"]),
+        .executable(name: "bench-servicekit", targets: ["BenchServiceKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -77,6 +79,12 @@ let package = Package(
             name: "CatalogServer",
             dependencies: ["Catalog", "ServiceKit"],
             path: "Services/Catalog/Executable",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "BenchServiceKit",
+            dependencies: ["ServiceKit"],
+            path: "Benchmarks/ServiceKitBench",
             swiftSettings: strict
         ),
         .testTarget(

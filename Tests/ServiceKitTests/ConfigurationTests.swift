@@ -36,7 +36,7 @@ import Testing
         ("MAX_BODY_BYTES", "0"), ("MAX_UPLOAD_BYTES", "lots"),
         ("USERS_URL", "not a url"), ("CATALOG_URL", "ftp://catalog"), ("ORDERS_URL", "http://"),
         ("RATE_LIMIT_RPS", "fast"), ("RATE_LIMIT_BURST", "3"), ("PEER_TIMEOUT", "never"), ("BCRYPT_COST", "99"),
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"), ("ACCESS_LOG", "sometimes"),
     ])
     func aBadValueIsRefusedNamingTheVariable(variable: String, value: String) throws {
         let error = #expect(throws: ConfigurationError.self) { try load([variable: value]) }

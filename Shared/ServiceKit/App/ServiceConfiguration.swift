@@ -18,6 +18,8 @@ public struct ServiceConfiguration: Sendable {
     public var database: DatabaseURL
     /// `LOG_LEVEL`, default info.
     public var logLevel: Logger.Level
+    /// `ACCESS_LOG`, default true: one `request` line per request at info.
+    public var accessLog: Bool = true
     /// `SHUTDOWN_DELAY`: how long the server keeps serving after SIGTERM while readiness is 503.
     public var shutdownDelay: Duration
     /// `SHUTDOWN_TIMEOUT`: the most that draining in-flight requests and tasks may take.
@@ -86,11 +88,19 @@ public struct ServiceConfiguration: Sendable {
             throw ConfigurationError(variable: "RATE_LIMIT_BURST", value: burst, reason: "needs RATE_LIMIT_RPS")
         }
         let host = env.string("HOST") ?? "127.0.0.1"
+        var accessLog = true
+        if let raw = env.string("ACCESS_LOG") {
+            switch raw.lowercased() {
+            case "true", "1", "on", "yes": accessLog = true
+            case "false", "0", "off", "no": accessLog = false
+            default: throw ConfigurationError(variable: "ACCESS_LOG", value: raw, reason: "expected true or false")
+            }
+        }
         if let cost = env.string("BCRYPT_COST"), !(Int(cost).map { (4...31).contains($0) } ?? false) {
             throw ConfigurationError(variable: "BCRYPT_COST", value: cost, reason: "expected a whole number from 4 to 31")
         }
         _ = try env.httpURL("OTEL_EXPORTER_OTLP_ENDPOINT")
-        return ServiceConfiguration(
+        var configuration = ServiceConfiguration(
             serviceName: service,
             host: host,
             port: port,
@@ -109,6 +119,8 @@ public struct ServiceConfiguration: Sendable {
             build: BuildInfo.current(environment: env),
             environment: env.values.filter { Self.isServiceVariable($0.key) }
         )
+        configuration.accessLog = accessLog
+        return configuration
     }
 
     /// A configuration for in-process tests: ephemeral ports, the given database, no delays.
@@ -125,7 +137,7 @@ public struct ServiceConfiguration: Sendable {
         "HOST", "PORT", "ADMIN_PORT", "DATABASE_URL", "LOG_LEVEL", "SHUTDOWN_DELAY", "SHUTDOWN_TIMEOUT",
         "REQUEST_TIMEOUT", "PEER_TIMEOUT", "MAX_BODY_BYTES", "MAX_UPLOAD_BYTES", "DATA_DIR", "RATE_LIMIT_RPS",
         "RATE_LIMIT_BURST", "JWT_PRIVATE_KEY_FILE", "JWT_PRIVATE_KEY", "JWT_ISSUER", "JWT_AUDIENCE", "BCRYPT_COST",
-        "OTEL_EXPORTER_OTLP_ENDPOINT", "SERVICE_VERSION", "GIT_REVISION", "BUILD_DATE",
+        "OTEL_EXPORTER_OTLP_ENDPOINT", "SERVICE_VERSION", "ACCESS_LOG", "GIT_REVISION", "BUILD_DATE",
     ]
 
     static func isServiceVariable(_ name: String) -> Bool {

@@ -15,15 +15,11 @@ public final class ServiceRuntime: Sendable {
     public let database: Database
     public let background: BackgroundTasks
     public let routes = RouteTable()
-    /// Whether the access log is written (one `request` line per request at info).
-    public let accessLog: Bool
-
-    public init(definition: ServiceDefinition, configuration: ServiceConfiguration, logger: Logger, logLevels: LogLevels, accessLog: Bool = true) throws {
+    public init(definition: ServiceDefinition, configuration: ServiceConfiguration, logger: Logger, logLevels: LogLevels) throws {
         self.definition = definition
         self.configuration = configuration
         self.logger = logger
         self.logLevels = logLevels
-        self.accessLog = accessLog
         self.metrics = ServiceMetrics(build: configuration.build)
         self.probes = Probes()
         self.database = try Database.open(configuration.database, logger: logger)
@@ -48,7 +44,7 @@ public final class ServiceRuntime: Sendable {
     public func makeAPIRouter() throws -> Router<FleetContext> {
         let router = Router(context: FleetContext.self, options: [.autoGenerateHeadEndpoints])
         router.add(middleware: RequestIdentityMiddleware(maxBodyBytes: configuration.maxBodyBytes, maxUploadBytes: configuration.maxUploadBytes))
-        router.add(middleware: ObservabilityMiddleware(metrics: metrics, accessLog: accessLog))
+        router.add(middleware: ObservabilityMiddleware(metrics: metrics, accessLog: configuration.accessLog))
         router.add(middleware: ErrorMiddleware(routes: routes))
         if let limit = configuration.rateLimit {
             router.add(middleware: RateLimitMiddleware(requestsPerSecond: limit.requestsPerSecond, burst: limit.burst))

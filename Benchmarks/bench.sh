@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# make bench: ServiceKit side by side with bare Hummingbird and FastAPI, in one run, on loopback.
+# QUICK=1 shortens every run. Writes Benchmarks/RESULTS.md and the raw outputs in Benchmarks/raw/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+duration=${BENCH_DURATION:-10}; warmup=3; connections=64; threads=2
+if [ -n "${QUICK:-}" ]; then duration=4; warmup=1; fi
+raw=$root/Benchmarks/raw
+work=$(mktemp -d /tmp/fleet-bench-XXXXXX)
+rm -rf "$raw"; mkdir -p "$raw"
+
+ports=(18101 18201 18102 18202 18103 18104 18105 18106 18206 18107)
+for p in "${ports[@]}"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    echo "bench: port $p is in use; free it first" >&2; exit 1
+  fi
+done
+
+scripts/deps.sh bench
+venv=$root/.venv-bench
+if [ ! -x "$venv/bin/uvicorn" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q -r Benchmarks/peers/fastapi/requirements.txt
+fi
+
+echo "bench: building release binaries" >&2
+swift build -c release --product catalog >&2
+swift build -c release --product bench-servicekit >&2
+(cd Benchmarks/peers/hummingbird && swift build -c release >&2)
+bin=$root/.build/release
+peer_bin=$root/Benchmarks/peers/hummingbird/.build/release
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+# Resident memory of a process and its descendants, in KiB.
+rss_tree() {
+  local total=0 pid
+  for pid in $1 $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
+# start NAME READY_URL COMMAND...: starts a system, records exec-to-first-200 and idle RSS.
+start() {
+  local name=$1 url=$2; shift 2
+  local began; began=$(date +%s%N)
+  ( cd "$work" && exec "$@" ) >"$raw/$name.log" 2>&1 &
+  current=$!
+  pids+=("$current")
+  for _ in $(seq 1 3000); do
+    if curl -fsS -o /dev/null "$url" 2>/dev/null; then break; fi
+    sleep 0.01
+  done
+  curl -fsS -o /dev/null "$url" || { echo "bench: $name did not start" >&2; exit 1; }
+  local ready; ready=$(date +%s%N)
+  sleep 1
+  echo "$name startup_ms $(( (ready - began) / 1000000 ))" >>"$raw/summary.txt"
+  echo "$name rss_idle_kib $(rss_tree "$current")" >>"$raw/summary.txt"
+}
+
+stop() {
+  local name=$1
+  echo "$name rss_loaded_kib $(rss_tree "$current")" >>"$raw/summary.txt"
+  kill -TERM "$current" 2>/dev/null || true
+  wait "$current" 2>/dev/null || true
+}
+
+# load NAME ENDPOINT PORT PATH [LUA]: a warm-up run, then the measured one.
+load() {
+  local name=$1 endpoint=$2 port=$3 path=$4 lua=${5:-}
+  local args=(-t"$threads" -c"$connections" --latency)
+  [ -n "$lua" ] && args+=(-s "$root/Benchmarks/lua/$lua")
+  wrk "${args[@]}" -d"${warmup}s" "http://127.0.0.1:$port$path" >/dev/null
+  wrk "${args[@]}" -d"${duration}s" "http://127.0.0.1:$port$path" >"$raw/$name.$endpoint.txt"
+  echo "bench: $name $endpoint $(grep Requests/sec "$raw/$name.$endpoint.txt")" >&2
+}
+
+framework() {
+  local name=$1 port=$2
+  load "$name" hello "$port" /hello
+  load "$name" item "$port" /items/1 item.lua
+  load "$name" create "$port" /items create.lua
+}
+
+start servicekit http://127.0.0.1:18201/readyz env PORT=18101 ADMIN_PORT=18201 "$bin/bench-servicekit"
+framework servicekit 18101; stop servicekit
+
+start servicekit-nolog http://127.0.0.1:18202/readyz env PORT=18102 ADMIN_PORT=18202 ACCESS_LOG=false "$bin/bench-servicekit"
+framework servicekit-nolog 18102; stop servicekit-nolog
+
+start hummingbird http://127.0.0.1:18103/hello env PORT=18103 "$peer_bin/bench-hummingbird"
+framework hummingbird 18103; stop hummingbird
+
+cd "$root/Benchmarks/peers/fastapi"
+start fastapi-1 http://127.0.0.1:18104/hello "$venv/bin/uvicorn" --app-dir "$root/Benchmarks/peers/fastapi" app:app --port 18104 --workers 1
+framework fastapi-1 18104; stop fastapi-1
+
+start fastapi-2 http://127.0.0.1:18105/hello "$venv/bin/uvicorn" --app-dir "$root/Benchmarks/peers/fastapi" app:app --port 18105 --workers 2
+framework fastapi-2 18105; stop fastapi-2
+cd "$root"
+
+seed() {
+  for i in $(seq 1 100); do
+    curl -fsS -o /dev/null -X POST "http://127.0.0.1:$1/items" -H 'content-type: application/json' \
+      -d "{\"name\": \"Seed $i\", \"price\": $i.5, \"tags\": [\"seed\"], \"stock\": 10}"
+  done
+}
+
+start catalog http://127.0.0.1:18206/readyz env PORT=18106 ADMIN_PORT=18206 DATABASE_URL="sqlite:///$work/catalog.db" "$bin/catalog"
+seed 18106
+load catalog get 18106 /items/1 catalog_get.lua
+load catalog create 18106 /items create.lua
+stop catalog
+
+start fastapi-catalog http://127.0.0.1:18107/docs env CATALOG_DB="$work/catalog-fastapi.db" "$venv/bin/uvicorn" --app-dir "$root/Benchmarks/peers/fastapi" catalog_app:app --port 18107 --workers 1
+seed 18107
+load fastapi-catalog get 18107 /items/1 catalog_get.lua
+load fastapi-catalog create 18107 /items create.lua
+stop fastapi-catalog
+
+"$venv/bin/python" Benchmarks/report.py "$raw" "$duration" "$connections" "$threads" >Benchmarks/RESULTS.md
+echo "bench: wrote Benchmarks/RESULTS.md" >&2
