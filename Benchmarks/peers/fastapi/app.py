@@ -1,7 +1,7 @@
 """The FastAPI peer for `make bench`: the same three endpoints, as a FastAPI user writes them."""
 from typing import Optional
 
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 app = FastAPI()
@@ -31,7 +31,7 @@ async def hello():
 
 
 @app.get("/items/{item_id}", response_model=Item)
-async def read_item(item_id: int = Field(ge=1), q: Optional[str] = Query(default=None, max_length=50)):
+async def read_item(item_id: int = Path(ge=1), q: Optional[str] = Query(default=None, max_length=50)):
     item = ITEMS.get(item_id)
     if item is None:
         raise HTTPException(status_code=404, detail="Item not found")
