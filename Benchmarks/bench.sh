@@ -28,9 +28,9 @@ fi
 echo "bench: building release binaries" >&2
 swift build -c release --product catalog >&2
 swift build -c release --product bench-servicekit >&2
-(cd Benchmarks/peers/hummingbird && swift build -c release >&2)
+(cd Benchmarks/peers/bare-hummingbird && swift build -c release >&2)
 bin=$root/.build/release
-peer_bin=$root/Benchmarks/peers/hummingbird/.build/release
+peer_bin=$root/Benchmarks/peers/bare-hummingbird/.build/release
 
 pids=()
 cleanup() {
