@@ -147,7 +147,7 @@ import Testing
                 #expect(sent.headers[.requestID] == "given-123")
                 let generated = try await client.execute(uri: "/hello", method: .get)
                 let id = try #require(generated.headers[.requestID])
-                #expect(id.count == 36)
+                #expect(id.count == 32)
                 #expect(String(buffer: generated.body).contains(id))
             }
         }

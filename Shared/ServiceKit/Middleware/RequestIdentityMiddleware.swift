@@ -19,11 +19,9 @@ public struct RequestIdentityMiddleware: RouterMiddleware {
 
     public func handle(_ request: Request, context: FleetContext, next: (Request, FleetContext) async throws -> Response) async throws -> Response {
         var context = context
-        let requestID = request.headers[.requestID].flatMap(Self.acceptable) ?? Self.generateID()
-        context.requestID = requestID
         context.maxBodyBytes = maxBodyBytes
         context.maxUploadBytes = maxUploadBytes
-        var trace: TraceContext
+        let trace: TraceContext
         if let parent = request.headers[.traceparent],
             let incoming = try? TraceContext(traceParentHeaderValue: parent, traceStateHeaderValue: request.headers[.tracestate])
         {
@@ -33,6 +31,9 @@ public struct RequestIdentityMiddleware: RouterMiddleware {
             trace = TraceContext(traceID: .random(), spanID: .random(), flags: .sampled, state: TraceState([]))
         }
         context.trace = trace
+        // A generated id reuses the trace id: unique, and one less random draw per request.
+        let requestID = request.headers[.requestID].flatMap(Self.acceptable) ?? trace.traceID.description
+        context.requestID = requestID
         context.logger[metadataKey: "request_id"] = .string(requestID)
         context.logger[metadataKey: "trace_id"] = .string(trace.traceID.description)
         context.logger[metadataKey: "span_id"] = .string(trace.spanID.description)
@@ -51,10 +52,6 @@ public struct RequestIdentityMiddleware: RouterMiddleware {
             value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") })
         else { return nil }
         return value
-    }
-
-    static func generateID() -> String {
-        UUID().uuidString.lowercased()
     }
 }
 

@@ -2,16 +2,23 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// Where JSON log lines go: a file descriptor written from one serial queue, so a log call never
-/// waits on a slow pipe and never blocks an event loop.
+/// Where JSON log lines go: a buffer that a serial queue writes to a file descriptor, so a log
+/// call never waits on a slow pipe and never blocks an event loop.
 ///
-/// When more than `capacity` lines are waiting the newest are dropped and counted, rather than
-/// letting memory grow or a handler block.
+/// Lines that arrive while a write is pending are coalesced into the next write: one syscall
+/// carries many lines under load. When more than `capacity` lines are waiting, new ones are
+/// dropped and counted rather than letting memory grow or a caller block.
 public final class LogSink: Sendable {
+    private struct Pending {
+        var bytes: [UInt8] = []
+        var lines = 0
+        var scheduled = false
+    }
+
     private let queue = DispatchQueue(label: "fleet.log-sink")
     private let fileDescriptor: Int32
     private let capacity: Int
-    private let pending = Atomic<Int>(0)
+    private let pending = Mutex(Pending())
     private let droppedLines = Atomic<Int>(0)
 
     /// Lines go to `fileDescriptor` (stdout by default); at most `capacity` may wait.
@@ -25,31 +32,52 @@ public final class LogSink: Sendable {
 
     /// Queues one line (the newline is added here).
     public func write(_ line: [UInt8]) {
-        if pending.add(1, ordering: .relaxed).newValue > capacity {
-            pending.subtract(1, ordering: .relaxed)
-            droppedLines.add(1, ordering: .relaxed)
-            return
+        let schedule = pending.withLock { state -> Bool? in
+            guard state.lines < capacity else { return nil }
+            state.bytes.append(contentsOf: line)
+            state.bytes.append(UInt8(ascii: "\n"))
+            state.lines += 1
+            if state.scheduled { return false }
+            state.scheduled = true
+            return true
         }
-        queue.async { [fileDescriptor] in
-            var bytes = line
-            bytes.append(UInt8(ascii: "\n"))
-            bytes.withUnsafeBytes { buffer in
-                var offset = 0
-                while offset < buffer.count {
-                    let written = Foundation.write(fileDescriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                    if written < 0 {
-                        if errno == EINTR || errno == EAGAIN { continue }
-                        break
-                    }
-                    offset += written
-                }
-            }
-            self.pending.subtract(1, ordering: .relaxed)
+        switch schedule {
+        case nil: droppedLines.add(1, ordering: .relaxed)
+        case true?: queue.async { self.drain() }
+        case false?: break
         }
     }
 
     /// Waits until every queued line is written; called before the process exits.
     public func flush() {
         queue.sync {}
+    }
+
+    private func drain() {
+        while true {
+            let chunk = pending.withLock { state -> [UInt8] in
+                let taken = state.bytes
+                state.bytes = []
+                state.lines = 0
+                if taken.isEmpty { state.scheduled = false }
+                return taken
+            }
+            if chunk.isEmpty { return }
+            writeAll(chunk)
+        }
+    }
+
+    private func writeAll(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Foundation.write(fileDescriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR || errno == EAGAIN { continue }
+                    return
+                }
+                offset += written
+            }
+        }
     }
 }

@@ -88,10 +88,15 @@ public struct APIRouter {
 
 /// Encodes models as JSON responses the same way everywhere.
 public enum JSONResponse {
-    /// A JSON response of `value` with `status` and any extra headers.
-    public static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
+    /// One encoder for every response: its configuration never changes after this line.
+    private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }()
+
+    /// A JSON response of `value` with `status` and any extra headers.
+    public static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
         let data = try encoder.encode(value)
         var fields: HTTPFields = [.contentType: "application/json"]
         fields.append(contentsOf: headers)

@@ -43,20 +43,16 @@ public enum JSONValue: Sendable, Equatable, Codable {
         }
     }
 
-    /// Parses a JSON document; malformed input throws a 422 `json_invalid` validation error.
+    /// Parses a JSON document; malformed input throws a 422 `json_invalid` validation error
+    /// whose `loc` holds the byte offset, as FastAPI's does.
     public static func parse(_ bytes: some Collection<UInt8>) throws -> JSONValue {
         do {
-            return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+            return try JSONParser.parse(bytes)
         } catch {
-            var reason = "Invalid JSON"
-            if case DecodingError.dataCorrupted(let context) = error {
-                reason = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-                    ?? context.debugDescription
-            }
             throw ValidationFailure([
                 ValidationIssue(
-                    type: "json_invalid", loc: [.key("body"), .index(0)], msg: "JSON decode error",
-                    input: .object([:]), ctx: ["error": .string(reason)]
+                    type: "json_invalid", loc: [.key("body"), .index(error.offset)], msg: "JSON decode error",
+                    input: .object([:]), ctx: ["error": .string(error.reason)]
                 )
             ])
         }
