@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// A swift-log handler that writes one JSON object per line:
 /// `ts` (RFC 3339, UTC, ms), `level`, `service`, `logger`, `msg`, then the metadata flattened.
@@ -34,21 +35,28 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() {
-            merged.merge(provided) { _, new in new }
-        }
-        if let extra = event.metadata {
-            merged.merge(extra) { _, new in new }
-        }
         var line = JSONLineWriter()
-        line.field("ts", string: Self.timestamp())
+        line.field("ts", timestamp: Self.clock.now())
         line.field("level", string: event.level.rawValue)
         line.field("service", string: service)
         line.field("logger", string: label)
         line.field("msg", string: event.message.description)
-        for key in merged.keys.sorted() where !Self.reserved.contains(key) {
-            line.field(key, value: merged[key]!)
+        // Event metadata wins over the logger's, which wins over the provider's; no merged
+        // dictionary is built, since this runs once per request for the access log.
+        let provided = metadataProvider?.get()
+        let extra = event.metadata
+        if let provided {
+            for (key, value) in provided where metadata[key] == nil && extra?[key] == nil && !Self.reserved.contains(key) {
+                line.field(key, value: value)
+            }
+        }
+        for (key, value) in metadata where extra?[key] == nil && !Self.reserved.contains(key) {
+            line.field(key, value: value)
+        }
+        if let extra {
+            for (key, value) in extra where !Self.reserved.contains(key) {
+                line.field(key, value: value)
+            }
         }
         sink.write(line.finish())
     }
@@ -56,20 +64,54 @@ public struct JSONLogHandler: LogHandler {
     // `hb.request.id` duplicates `request_id`; Hummingbird reads it, so it stays in the metadata.
     private static let reserved: Set<String> = ["ts", "level", "service", "logger", "msg", "hb.request.id"]
 
-    /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-23T19:35:52.123Z`.
-    static func timestamp() -> String {
+    static let clock = TimestampClock()
+}
+
+/// Formats the current time for log lines, reusing the date-and-second part while it still holds.
+final class TimestampClock: Sendable {
+    private let cached = Mutex<(second: Int, prefix: [UInt8])>((-1, []))
+
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` as bytes.
+    func now() -> [UInt8] {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = now.tv_sec
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        let millis = Int(now.tv_nsec / 1_000_000)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
+        let second = Int(now.tv_sec)
+        var bytes = cached.withLock { cache -> [UInt8] in
+            if cache.second == second { return cache.prefix }
+            var seconds = now.tv_sec
+            var parts = tm()
+            gmtime_r(&seconds, &parts)
+            var prefix: [UInt8] = []
+            prefix.reserveCapacity(24)
+            Self.digits(Int(parts.tm_year) + 1900, 4, into: &prefix)
+            prefix.append(UInt8(ascii: "-"))
+            Self.digits(Int(parts.tm_mon) + 1, 2, into: &prefix)
+            prefix.append(UInt8(ascii: "-"))
+            Self.digits(Int(parts.tm_mday), 2, into: &prefix)
+            prefix.append(UInt8(ascii: "T"))
+            Self.digits(Int(parts.tm_hour), 2, into: &prefix)
+            prefix.append(UInt8(ascii: ":"))
+            Self.digits(Int(parts.tm_min), 2, into: &prefix)
+            prefix.append(UInt8(ascii: ":"))
+            Self.digits(Int(parts.tm_sec), 2, into: &prefix)
+            prefix.append(UInt8(ascii: "."))
+            cache = (second, prefix)
+            return prefix
         }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis), 3))Z"
+        Self.digits(Int(now.tv_nsec / 1_000_000), 3, into: &bytes)
+        bytes.append(UInt8(ascii: "Z"))
+        return bytes
+    }
+
+    static func digits(_ value: Int, _ width: Int, into bytes: inout [UInt8]) {
+        var divisor = 1
+        for _ in 1..<width { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8((rest / divisor) % 10))
+            rest %= divisor
+            divisor /= 10
+        }
     }
 }
 
@@ -83,6 +125,13 @@ struct JSONLineWriter {
     mutating func field(_ key: String, string: String) {
         writeKey(key)
         Self.appendString(string, to: &bytes)
+    }
+
+    mutating func field(_ key: String, timestamp: [UInt8]) {
+        writeKey(key)
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: timestamp)
+        bytes.append(UInt8(ascii: "\""))
     }
 
     mutating func field(_ key: String, value: Logger.Metadata.Value) {
