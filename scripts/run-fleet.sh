@@ -57,7 +57,7 @@ for entry in "${SERVICES[@]}"; do
     echo "fleet: $name did not become ready" >&2
     exit 1
   fi
-  echo "fleet: $name ready  api http://127.0.0.1:$port  docs http://127.0.0.1:$port/docs  admin http://127.0.0.1:$admin" >&2
+  echo "fleet: $name ready  api http://127.0.0.1:$port  admin http://127.0.0.1:$admin" >&2
 done
 echo "fleet: all services ready; Ctrl-C stops them" >&2
 

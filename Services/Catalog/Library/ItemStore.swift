@@ -6,6 +6,7 @@ import SQLKit
 public struct ItemStore: Sendable {
     let database: Database
 
+    /// Items live in `database`, migrated by `CatalogMigrations`.
     public init(database: Database) {
         self.database = database
     }

@@ -6,15 +6,25 @@ import ServiceLifecycle
 /// One service assembled: its dependencies, routers and long-running parts. `ServiceMain` runs it
 /// as a process; tests build it in-process and drive its routers directly.
 public final class ServiceRuntime: Sendable {
+    /// What the service declared.
     public let definition: ServiceDefinition
+    /// The validated configuration.
     public let configuration: ServiceConfiguration
+    /// The service's root logger; request loggers derive from it.
     public let logger: Logger
+    /// Run-time log levels, shared with `/loggers`.
     public let logLevels: LogLevels
+    /// The Prometheus registry and ServiceKit's own metrics.
     public let metrics: ServiceMetrics
+    /// Readiness and liveness.
     public let probes: Probes
+    /// The service's database pool.
     public let database: Database
+    /// Work run after responses.
     public let background: BackgroundTasks
+    /// Every route declared on the API router.
     public let routes = RouteTable()
+    /// Opens the database and registers the readiness checks; nothing runs until `makeServices()`.
     public init(definition: ServiceDefinition, configuration: ServiceConfiguration, logger: Logger, logLevels: LogLevels) throws {
         self.definition = definition
         self.configuration = configuration

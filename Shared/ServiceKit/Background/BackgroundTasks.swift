@@ -22,6 +22,7 @@ public final class BackgroundTasks: Service, Sendable {
     private let accepting = Atomic<Bool>(true)
     private let running = Atomic<Int>(0)
 
+    /// Failures are logged to `logger`; `background_tasks_*` go to `registry`.
     public init(logger: Logger, registry: PrometheusCollectorRegistry) {
         (stream, continuation) = AsyncStream.makeStream(of: Job.self)
         self.logger = logger

@@ -36,6 +36,7 @@ public struct MigrationRunner: Sendable {
     let database: Database
     let logger: Logger
 
+    /// Migrates `database`, logging each applied version.
     public init(database: Database, logger: Logger) {
         self.database = database
         self.logger = logger

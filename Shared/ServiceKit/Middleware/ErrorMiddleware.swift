@@ -9,6 +9,7 @@ public struct ErrorMiddleware: RouterMiddleware {
     public typealias Context = FleetContext
     let routes: RouteTable
 
+    /// `routes` tells a wrong method (405) from an unknown path (404).
     public init(routes: RouteTable) {
         self.routes = routes
     }

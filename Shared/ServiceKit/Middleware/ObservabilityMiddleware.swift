@@ -8,6 +8,7 @@ public struct ObservabilityMiddleware: RouterMiddleware {
     let metrics: ServiceMetrics
     let accessLog: Bool
 
+    /// Records into `metrics`; writes the access log unless `accessLog` is false.
     public init(metrics: ServiceMetrics, accessLog: Bool = true) {
         self.metrics = metrics
         self.accessLog = accessLog

@@ -8,6 +8,7 @@ public struct RateLimitMiddleware: RouterMiddleware {
     public typealias Context = FleetContext
     private let bucket: TokenBucket
 
+    /// A bucket of `burst` tokens refilled at `requestsPerSecond`.
     public init(requestsPerSecond: Double, burst: Int) {
         bucket = TokenBucket(rate: requestsPerSecond, capacity: Double(burst))
     }

@@ -12,6 +12,7 @@ public struct RequestIdentityMiddleware: RouterMiddleware {
     let maxBodyBytes: Int
     let maxUploadBytes: Int
 
+    /// The body limits are copied into every request's context.
     public init(maxBodyBytes: Int, maxUploadBytes: Int) {
         self.maxBodyBytes = maxBodyBytes
         self.maxUploadBytes = maxUploadBytes

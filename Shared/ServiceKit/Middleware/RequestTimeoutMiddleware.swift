@@ -5,6 +5,7 @@ public struct RequestTimeoutMiddleware: RouterMiddleware {
     public typealias Context = FleetContext
     let timeout: Duration
 
+    /// Handlers get at most `timeout`.
     public init(timeout: Duration) {
         self.timeout = timeout
     }

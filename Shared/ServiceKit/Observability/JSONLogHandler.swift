@@ -14,6 +14,7 @@ public struct JSONLogHandler: LogHandler {
     private let sink: LogSink
     private let levels: LogLevels
 
+    /// A handler for logger `label` of `service`, writing to `sink` at the level `levels` gives.
     public init(label: String, service: String, sink: LogSink, levels: LogLevels, metadataProvider: Logger.MetadataProvider? = nil) {
         self.label = label
         self.service = service

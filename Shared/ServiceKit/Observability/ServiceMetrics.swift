@@ -26,6 +26,7 @@ public final class ServiceMetrics: Sendable {
         var status: Int
     }
 
+    /// Registers the service's metrics, `build_info` among them, on `registry`.
     public init(build: BuildInfo, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         self.process = ProcessMetrics(registry: registry)

@@ -9,6 +9,7 @@ public struct RequestInputs {
     /// The problems found so far.
     public var collector = IssueCollector()
 
+    /// Reads from `request`, with path parameters and limits from `context`.
     public init(_ request: Request, _ context: FleetContext) {
         self.request = request
         self.context = context
