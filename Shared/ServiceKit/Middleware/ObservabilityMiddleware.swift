@@ -44,8 +44,8 @@ public struct ObservabilityMiddleware: RouterMiddleware {
             metadata: [
                 "route": .string(route),
                 "path": .string(request.uri.path),
-                "status": .stringConvertible(status),
-                "duration_ms": .stringConvertible((elapsed.seconds * 1_000_000).rounded() / 1000),
+                "status": .stringConvertible(JSONNumber(status)),
+                "duration_ms": .stringConvertible(JSONNumber((elapsed.seconds * 1_000_000).rounded() / 1000)),
             ]
         )
     }

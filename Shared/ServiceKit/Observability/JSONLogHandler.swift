@@ -153,6 +153,10 @@ struct JSONLineWriter {
             Self.appendString(text, to: &bytes)
         case .stringConvertible(let convertible):
             switch convertible {
+            case let number as JSONNumber:
+                bytes.append(contentsOf: Array(number.description.utf8))
+            case let number as Int:
+                bytes.append(contentsOf: Array(String(number).utf8))
             case let number as any BinaryInteger:
                 bytes.append(contentsOf: Array(String(describing: number).utf8))
             case let number as Double where number.isFinite:
@@ -198,4 +202,18 @@ struct JSONLineWriter {
         }
         bytes.append(UInt8(ascii: "\""))
     }
+}
+
+/// A number for log metadata that the JSON handler writes unquoted without probing its type:
+/// `.stringConvertible(JSONNumber(duration))`. Casting to this concrete type is far cheaper than
+/// the protocol casts other values need.
+public struct JSONNumber: CustomStringConvertible, Sendable {
+    /// The JSON text of the number.
+    public let description: String
+
+    /// An integer.
+    public init(_ value: Int) { description = String(value) }
+
+    /// A finite double (non-finite values are written as 0, which JSON can carry).
+    public init(_ value: Double) { description = value.isFinite ? String(value) : "0" }
 }
