@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Synchronization
 import W3CTraceContext
 
 /// Gives each request its identity: `X-Request-ID` (accepted or generated, echoed on the response)
@@ -27,9 +28,11 @@ public struct RequestIdentityMiddleware: RouterMiddleware {
             let incoming = try? TraceContext(traceParentHeaderValue: parent, traceStateHeaderValue: request.headers[.tracestate])
         {
             context.parentSpanID = incoming.spanID
-            trace = TraceContext(traceID: incoming.traceID, spanID: .random(), flags: incoming.flags, state: incoming.state)
+            var ids = IDGenerator()
+            trace = TraceContext(traceID: incoming.traceID, spanID: .random(using: &ids), flags: incoming.flags, state: incoming.state)
         } else {
-            trace = TraceContext(traceID: .random(), spanID: .random(), flags: .sampled, state: TraceState([]))
+            var ids = IDGenerator()
+            trace = TraceContext(traceID: .random(using: &ids), spanID: .random(using: &ids), flags: .sampled, state: Self.emptyState)
         }
         context.trace = trace
         // A generated id reuses the trace id: unique, and one less random draw per request.
@@ -47,6 +50,8 @@ public struct RequestIdentityMiddleware: RouterMiddleware {
         return response
     }
 
+    private static let emptyState = TraceState([])
+
     /// Accepts a caller's id when it is short and printable, so it cannot forge log lines.
     static func acceptable(_ value: String) -> String? {
         guard !value.isEmpty, value.utf8.count <= 128,
@@ -63,4 +68,17 @@ extension HTTPField.Name {
     public static let traceparent = HTTPField.Name("traceparent")!
     /// W3C `tracestate`.
     public static let tracestate = HTTPField.Name("tracestate")!
+}
+
+/// Trace and span ids without a system call per id: SplitMix64 over a counter seeded once from the
+/// system generator. Ids must be unique and unpredictable enough to not collide, not secret.
+struct IDGenerator: RandomNumberGenerator {
+    private static let state = Atomic<UInt64>(UInt64.random(in: .min ... .max))
+
+    mutating func next() -> UInt64 {
+        var z = Self.state.wrappingAdd(0x9E37_79B9_7F4A_7C15, ordering: .relaxed).newValue
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }
