@@ -52,7 +52,7 @@ enum DemoService {
             var input = RequestInputs(request, context)
             let thing = try await input.body(Thing.self)
             try input.validate()
-            return try await database.withConnection { db in
+            return try await database.write { db in
                 let row = try await db.raw("INSERT INTO things (name) VALUES (\(bind: thing.name)) RETURNING id").first()
                 return ThingOut(id: try row!.decode(column: "id", as: Int.self), name: thing.name)
             }
