@@ -186,10 +186,10 @@ public struct ItemStore: Sendable {
         return escaped
     }
 
+    private static let timestampStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
     static func now() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
+        Date().formatted(timestampStyle)
     }
 }
 

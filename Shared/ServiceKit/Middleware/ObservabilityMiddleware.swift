@@ -38,7 +38,7 @@ public struct ObservabilityMiddleware: RouterMiddleware {
         metrics.requestFinished()
         let route = context.endpointPath ?? ErrorMiddleware.unmatchedRoute
         metrics.recordRequest(route: route, method: request.method, status: status, duration: elapsed)
-        guard accessLog, context.logger.logLevel <= .info else { return }
+        guard accessLog else { return }
         context.logger.info(
             "request",
             metadata: [
