@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "ServiceKit", targets: ["ServiceKit"]),
         .library(name: "ServiceKitTesting", targets: ["ServiceKitTesting"]),
+        .library(name: "CurlHTTP", targets: ["CurlHTTP"]),
         .library(name: "Catalog", targets: ["Catalog"]),
         .executable(name: "catalog", targets: ["CatalogServer"]),
         .executable(name: "bench-servicekit", targets: ["BenchServiceKit"]),
@@ -37,6 +38,19 @@ let package = Package(
             path: "Shared/CCurl",
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(
+            name: "CurlHTTP",
+            dependencies: [
+                "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
+            ],
+            path: "Shared/CurlHTTP",
+            swiftSettings: strict
         ),
         .target(
             name: "ServiceKit",
@@ -91,6 +105,17 @@ let package = Package(
             name: "ServiceKitTests",
             dependencies: ["ServiceKit", "ServiceKitTesting"],
             path: "Tests/ServiceKitTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CurlHTTPTests",
+            dependencies: [
+                "CurlHTTP",
+                "ServiceKitTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/CurlHTTPTests",
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,0 +1,1 @@
+// Placeholder replaced by the client implementation (issue 5).
