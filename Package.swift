@@ -1,5 +1,6 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 // Fleet: the framework (ServiceKit), the HTTP client (CurlHTTP), the services and their tests.
+import CompilerPluginSupport
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -31,6 +32,9 @@ let package = Package(
         .package(url: "https://github.com/swift-otel/swift-w3c-trace-context", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/swiftlang/swift-syntax", from: "603.0.1"),
+        // The ExternalLoading trait (on by default) is only for loading remote documents and slows the build.
+        .package(url: "https://github.com/mattpolzin/OpenAPIKit", from: "6.4.0", traits: []),
     ],
     targets: [
         .systemLibrary(
@@ -52,9 +56,22 @@ let package = Package(
             path: "Shared/CurlHTTP",
             swiftSettings: strict
         ),
+        .macro(
+            name: "ServiceKitMacros",
+            dependencies: [
+                .product(name: "SwiftSyntax", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
+                .product(name: "SwiftCompilerPlugin", package: "swift-syntax"),
+                .product(name: "SwiftDiagnostics", package: "swift-syntax"),
+            ],
+            path: "Shared/ServiceKitMacros",
+            swiftSettings: strict
+        ),
         .target(
             name: "ServiceKit",
             dependencies: [
+                "ServiceKitMacros",
+                .product(name: "OpenAPIKit", package: "OpenAPIKit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -116,6 +133,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/CurlHTTPTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ServiceKitMacrosTests",
+            dependencies: [
+                "ServiceKitMacros",
+                .product(name: "SwiftSyntaxMacrosGenericTestSupport", package: "swift-syntax"),
+            ],
+            path: "Tests/ServiceKitMacrosTests",
             swiftSettings: strict
         ),
         .testTarget(

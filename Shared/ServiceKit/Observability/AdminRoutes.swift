@@ -9,19 +9,19 @@ struct AdminRoutes: Sendable {
 
     func register(_ router: APIRouter) {
         let probes = runtime.probes
-        router.on(.get, "/livez", summary: "Liveness") { _, _ in
+        router.on(.get, "/livez") { _, _ in
             try JSONResponse.make(probes.liveness())
         }
-        router.on(.get, "/readyz", summary: "Readiness") { _, _ in
+        router.on(.get, "/readyz") { _, _ in
             let report = await probes.readiness()
             return try JSONResponse.make(report, status: report.passed ? .ok : .serviceUnavailable)
         }
-        router.on(.get, "/healthz", summary: "Detailed health") { _, _ in
+        router.on(.get, "/healthz") { _, _ in
             let report = await probes.readiness()
             return try JSONResponse.make(HealthReport(report: report, uptime: probes.uptime.seconds), status: report.passed ? .ok : .serviceUnavailable)
         }
         let metrics = runtime.metrics
-        router.on(.get, "/metrics", summary: "Prometheus metrics") { _, _ in
+        router.on(.get, "/metrics") { _, _ in
             Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -29,7 +29,7 @@ struct AdminRoutes: Sendable {
             )
         }
         let configuration = runtime.configuration
-        router.on(.get, "/info", summary: "Build and configuration") { _, _ in
+        router.on(.get, "/info") { _, _ in
             try JSONResponse.make(Info(
                 name: configuration.serviceName, version: configuration.build.version,
                 revision: configuration.build.revision, build_date: configuration.build.buildDate,
@@ -37,18 +37,18 @@ struct AdminRoutes: Sendable {
             ))
         }
         let levels = runtime.logLevels
-        router.on(.get, "/loggers", summary: "Log levels") { _, _ in
+        router.on(.get, "/loggers") { _, _ in
             try JSONResponse.make(LoggersState(levels))
         }
-        router.on(.put, "/loggers", summary: "Set a log level") { request, context in
+        router.on(.put, "/loggers") { request, context in
             let json = try await RequestInputs.readJSON(request, limit: 16 * 1024)
-            let change = try FieldReader.decode(LevelChange.self, from: json)
+            let change = try LevelChange.validate(json)
             levels.set(change.level, for: change.logger)
             context.logger.notice("log level changed", metadata: ["to": .string(change.level.rawValue), "target": .string(change.logger ?? "root")])
             return try JSONResponse.make(LoggersState(levels))
         }
         let background = runtime.background
-        router.on(.get, "/debug/vars", summary: "Runtime figures") { _, _ in
+        router.on(.get, "/debug/vars") { _, _ in
             let stats = ProcessStats.read()
             return try JSONResponse.make(RuntimeVars(
                 rss_bytes: stats.residentMemoryBytes, virtual_bytes: stats.virtualMemoryBytes,
@@ -125,25 +125,10 @@ struct LoggersState: Encodable {
 }
 
 /// `PUT /loggers` body: `{"level": "debug"}`, optionally with `"logger": "<label>"`.
-struct LevelChange: RequestModel {
-    let level: Logger.Level
-    let logger: String?
-
-    init(from fields: inout FieldReader) {
-        let name = fields.string("level", minLength: 1)
-        logger = fields.optionalString("logger", minLength: 1, maxLength: 200)
-        if let parsed = Logger.Level(name: name) {
-            level = parsed
-        } else {
-            level = .info
-            if !name.isEmpty {
-                fields.collector.add(ValidationIssue(
-                    type: "enum", loc: ["body", "level"],
-                    msg: "Input should be 'trace', 'debug', 'info', 'notice', 'warning', 'error' or 'critical'",
-                    input: .string(name),
-                    ctx: ["expected": .string("'trace', 'debug', 'info', 'notice', 'warning', 'error' or 'critical'")]
-                ))
-            }
-        }
-    }
+@Model
+struct LevelChange {
+    var level: Logger.Level
+    @Field(minLength: 1, maxLength: 200) var logger: String?
 }
+
+extension Logger.Level: ModelEnum {}

@@ -1,94 +1,161 @@
 import Foundation
 import Hummingbird
 
-/// Declares a service's routes: each handler returns a model (encoded as JSON with the declared
-/// status) or a full `Response`, and each route is recorded in the `RouteTable`.
+/// Declares a service's routes with typed inputs and outputs, as FastAPI's `APIRouter` does:
 ///
-/// `group(_:tags:)` nests routes under a prefix, as FastAPI's `APIRouter` does.
+/// ```swift
+/// router.post("/items", status: .created, summary: "Create an item") {
+///     (item: Body<ItemCreate>, store: Depends<ItemStore>) async throws -> Item in
+///     try await store.value.create(item.value)
+/// }
+/// ```
+///
+/// Inputs are resolved in order and every problem is collected into one 422; the output type is
+/// what is serialised and documented. `group` nests routes under a prefix with tags and shared
+/// dependencies; `provide` registers service-wide values for `Depends`.
 public struct APIRouter {
     let router: Router<FleetContext>
     /// The routes declared so far.
     public let table: RouteTable
+    let environment: RouteEnvironment
     let prefix: String
     let tags: [String]
+    let dependencies: [any Dependency.Type]
 
-    init(router: Router<FleetContext>, table: RouteTable, prefix: String = "", tags: [String] = []) {
+    init(router: Router<FleetContext>, table: RouteTable, overrides: DependencyOverrides = DependencyOverrides()) {
         self.router = router
         self.table = table
-        self.prefix = prefix
-        self.tags = tags
+        self.environment = RouteEnvironment(overrides: overrides)
+        self.prefix = ""
+        self.tags = []
+        self.dependencies = []
     }
 
-    /// Routes under `prefix`, tagged `tags` in the documentation.
-    public func group(_ prefix: String, tags: [String] = []) -> APIRouter {
-        APIRouter(router: router, table: table, prefix: self.prefix + prefix, tags: self.tags + tags)
+    private init(parent: APIRouter, prefix: String, tags: [String], dependencies: [any Dependency.Type]) {
+        router = parent.router
+        table = parent.table
+        environment = parent.environment
+        self.prefix = parent.prefix + prefix
+        self.tags = parent.tags + tags
+        self.dependencies = parent.dependencies + dependencies
     }
 
-    /// `GET` returning a JSON model.
-    public func get<Output: Encodable & Sendable>(
-        _ path: String, status: HTTPResponse.Status = .ok, summary: String? = nil,
-        _ handler: @escaping @Sendable (Request, FleetContext) async throws -> Output
+    /// Routes under `prefix`, tagged `tags`, each first resolving `dependencies` (a token check,
+    /// say), like FastAPI's `include_router(router, prefix=..., tags=..., dependencies=[...])`.
+    public func group(_ prefix: String, tags: [String] = [], dependencies: [any Dependency.Type] = []) -> APIRouter {
+        APIRouter(parent: self, prefix: prefix, tags: tags, dependencies: dependencies)
+    }
+
+    /// Registers a service-wide value handed to routes that declare `Depends<T>`.
+    public func provide<T: Injectable>(_ value: T) {
+        environment.register(value, as: ObjectIdentifier(T.self))
+    }
+
+    /// `GET`.
+    public func get<each Input: RouteInput, Output: RouteOutput>(
+        _ path: String, status: HTTPResponse.Status = .ok, summary: String? = nil, description: String? = nil,
+        operationID: String? = nil, errors: [DeclaredError] = [],
+        _ handler: @escaping @Sendable (repeat each Input) async throws -> Output
     ) {
-        add(.get, path, status: status, summary: summary, handler)
+        add(.get, path, status: status, summary: summary, description: description, operationID: operationID, errors: errors, handler)
     }
 
-    /// `POST` returning a JSON model.
-    public func post<Output: Encodable & Sendable>(
-        _ path: String, status: HTTPResponse.Status = .ok, summary: String? = nil,
-        _ handler: @escaping @Sendable (Request, FleetContext) async throws -> Output
+    /// `POST`.
+    public func post<each Input: RouteInput, Output: RouteOutput>(
+        _ path: String, status: HTTPResponse.Status = .ok, summary: String? = nil, description: String? = nil,
+        operationID: String? = nil, errors: [DeclaredError] = [],
+        _ handler: @escaping @Sendable (repeat each Input) async throws -> Output
     ) {
-        add(.post, path, status: status, summary: summary, handler)
+        add(.post, path, status: status, summary: summary, description: description, operationID: operationID, errors: errors, handler)
     }
 
-    /// `PATCH` returning a JSON model.
-    public func patch<Output: Encodable & Sendable>(
-        _ path: String, status: HTTPResponse.Status = .ok, summary: String? = nil,
-        _ handler: @escaping @Sendable (Request, FleetContext) async throws -> Output
+    /// `PUT`.
+    public func put<each Input: RouteInput, Output: RouteOutput>(
+        _ path: String, status: HTTPResponse.Status = .ok, summary: String? = nil, description: String? = nil,
+        operationID: String? = nil, errors: [DeclaredError] = [],
+        _ handler: @escaping @Sendable (repeat each Input) async throws -> Output
     ) {
-        add(.patch, path, status: status, summary: summary, handler)
+        add(.put, path, status: status, summary: summary, description: description, operationID: operationID, errors: errors, handler)
     }
 
-    /// `PUT` returning a JSON model.
-    public func put<Output: Encodable & Sendable>(
-        _ path: String, status: HTTPResponse.Status = .ok, summary: String? = nil,
-        _ handler: @escaping @Sendable (Request, FleetContext) async throws -> Output
+    /// `PATCH`.
+    public func patch<each Input: RouteInput, Output: RouteOutput>(
+        _ path: String, status: HTTPResponse.Status = .ok, summary: String? = nil, description: String? = nil,
+        operationID: String? = nil, errors: [DeclaredError] = [],
+        _ handler: @escaping @Sendable (repeat each Input) async throws -> Output
     ) {
-        add(.put, path, status: status, summary: summary, handler)
+        add(.patch, path, status: status, summary: summary, description: description, operationID: operationID, errors: errors, handler)
     }
 
-    /// A route whose handler builds the whole response (headers, 304s, 204s, streams).
-    public func on(
-        _ method: HTTPRequest.Method, _ path: String, status: HTTPResponse.Status = .ok, summary: String? = nil,
-        _ handler: @escaping @Sendable (Request, FleetContext) async throws -> Response
+    /// `DELETE`; return `NoContent()` for 204.
+    public func delete<each Input: RouteInput, Output: RouteOutput>(
+        _ path: String, status: HTTPResponse.Status = .noContent, summary: String? = nil, description: String? = nil,
+        operationID: String? = nil, errors: [DeclaredError] = [],
+        _ handler: @escaping @Sendable (repeat each Input) async throws -> Output
+    ) {
+        add(.delete, path, status: status, summary: summary, description: description, operationID: operationID, errors: errors, handler)
+    }
+
+    /// A route whose handler builds the whole response, kept out of the document (admin endpoints,
+    /// the documentation pages, the document itself).
+    public func on(_ method: HTTPRequest.Method, _ path: String, _ handler: @escaping @Sendable (Request, FleetContext) async throws -> Response) {
+        table.add(method: method, path: prefix + path, operation: nil)
+        router.on(RouterPath(prefix + path), method: method) { request, context in try await handler(request, context) }
+    }
+
+    private func add<each Input: RouteInput, Output: RouteOutput>(
+        _ method: HTTPRequest.Method, _ path: String, status: HTTPResponse.Status, summary: String?, description: String?,
+        operationID: String?, errors: [DeclaredError],
+        _ handler: @escaping @Sendable (repeat each Input) async throws -> Output
     ) {
         let full = prefix + path
-        table.add(.init(method: method, path: full, status: status, summary: summary, tags: tags))
+        var operation = OperationDescription(method: method, path: full, tags: tags, components: table.components)
+        operation.summary = summary
+        operation.description = description
+        operation.operationID = operationID ?? Self.operationID(method, full)
+        for dependency in dependencies { dependency.document(&operation) }
+        repeat (each Input).document(&operation)
+        Output.document(status: status, &operation)
+        if operation.readsInput { operation.answerValidationError() }
+        for error in errors { operation.answerProblem(error.status, error.description) }
+        table.add(method: method, path: full, operation: operation)
+
+        let environment = self.environment
+        let shared = self.dependencies
         router.on(RouterPath(full), method: method) { request, context in
-            try await handler(request, context)
+            let scope = RequestScope(request: request, context: context, environment: environment)
+            do {
+                for dependency in shared { _ = try await Self.resolveShared(dependency, scope) }
+                let inputs = (repeat try await (each Input).resolve(in: scope))
+                try scope.checkIssues()
+                let output = try await handler(repeat (each inputs)!)
+                await scope.runCleanups(nil)
+                return try output.response(status: status)
+            } catch {
+                await scope.runCleanups(error)
+                throw error
+            }
         }
     }
 
-    /// `DELETE` answering 204 No Content.
-    public func delete(_ path: String, summary: String? = nil, _ handler: @escaping @Sendable (Request, FleetContext) async throws -> Void) {
-        on(.delete, path, status: .noContent, summary: summary) { request, context in
-            try await handler(request, context)
-            return Response(status: .noContent)
+    private static func resolveShared<D: Dependency>(_ dependency: D.Type, _ scope: RequestScope) async throws -> D.Value? {
+        do {
+            return try await scope.resolve(dependency)
+        } catch is RequestScope.InvalidInput {
+            return nil
         }
     }
 
-    private func add<Output: Encodable & Sendable>(
-        _ method: HTTPRequest.Method, _ path: String, status: HTTPResponse.Status, summary: String?,
-        _ handler: @escaping @Sendable (Request, FleetContext) async throws -> Output
-    ) {
-        on(method, path, status: status, summary: summary) { request, context in
-            try JSONResponse.make(try await handler(request, context), status: status)
-        }
+    /// FastAPI's default: the method and the path's words (`get_items_id`).
+    static func operationID(_ method: HTTPRequest.Method, _ path: String) -> String {
+        let words = path.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init)
+        return ([method.rawValue.lowercased()] + words).joined(separator: "_")
     }
 }
 
-/// Encodes models as JSON responses the same way everywhere.
+/// Encodes JSON responses the same way everywhere.
 public enum JSONResponse {
-    /// One encoder for every response: its configuration never changes after this line.
+    /// One encoder for values that are not models: its configuration never changes after this line.
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
@@ -98,8 +165,13 @@ public enum JSONResponse {
     /// A JSON response of `value` with `status` and any extra headers.
     public static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
         let data = try encoder.encode(value)
-        var fields: HTTPFields = [.contentType: "application/json"]
-        fields.append(contentsOf: headers)
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        var response = make(buffer: ByteBuffer(bytes: data), status: status)
+        response.headers.append(contentsOf: headers)
+        return response
+    }
+
+    /// A JSON response of bytes already written.
+    public static func make(buffer: ByteBuffer, status: HTTPResponse.Status) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
     }
 }

@@ -16,6 +16,12 @@ public struct FleetContext: RequestContext {
     public var maxBodyBytes: Int = 1 << 20
     /// The largest multipart upload accepted.
     public var maxUploadBytes: Int = 10 << 20
+    /// Uploaded files larger than this are streamed to a temporary file instead of kept in memory.
+    public var uploadSpoolBytes: Int = 1 << 20
+    /// Where spooled uploads are written.
+    public var uploadDirectory: String { FleetContext.temporaryUploads }
+
+    static let temporaryUploads = NSTemporaryDirectory() + "/fleet-uploads"
 
     public init(source: Source) {
         self.coreContext = .init(source: source)

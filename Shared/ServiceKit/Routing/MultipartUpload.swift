@@ -2,27 +2,104 @@ import Foundation
 import Hummingbird
 import MultipartKit
 import NIOPosix
+import Synchronization
 
-/// A file received through a multipart form, already on disk.
+/// A file received through a multipart form: in memory when small, in a temporary file above
+/// `FleetContext.uploadSpoolBytes`. Temporary files are deleted after the response unless saved.
 public struct UploadedFile: Sendable, Equatable {
     /// The client's file name, reduced to its last path component.
     public var filename: String
     /// The part's `Content-Type`, `application/octet-stream` when absent.
     public var contentType: String
-    /// Bytes written.
+    /// Bytes received.
     public var size: Int
-    /// Where the bytes are: a temporary file the caller moves or deletes.
-    public var path: String
+    /// The temporary file holding the bytes, when they were spooled to disk.
+    public var path: String?
+    /// The bytes, when they stayed in memory.
+    public var data: ByteBuffer?
+
+    public init(filename: String, contentType: String, size: Int, path: String? = nil, data: ByteBuffer? = nil) {
+        self.filename = filename
+        self.contentType = contentType
+        self.size = size
+        self.path = path
+        self.data = data
+    }
+
+    /// Moves (or writes) the file to `target`, replacing what was there; off the event loops.
+    public func save(to target: String) async throws {
+        try await NIOThreadPool.singleton.runIfActive { [self] in
+            if let path {
+                if rename(path, target) == 0 { return }
+                guard errno == EXDEV else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+                let temporary = target + ".partial"
+                try? FileManager.default.removeItem(atPath: temporary)
+                try FileManager.default.copyItem(atPath: path, toPath: temporary)
+                guard rename(temporary, target) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+                try? FileManager.default.removeItem(atPath: path)
+            } else {
+                let bytes = data.map { Data($0.readableBytesView) } ?? Data()
+                try bytes.write(to: URL(fileURLWithPath: target), options: .atomic)
+            }
+        }
+    }
 }
 
-/// Streams one file field of a `multipart/form-data` body to disk as it arrives, never holding the
-/// whole upload in memory. Disk writes run on NIO's thread pool.
-public enum MultipartUpload {
-    /// Receives field `field` into a new file under `directory`. 415 when the body is not multipart,
-    /// 413 as soon as `context.maxUploadBytes` is crossed, 422 when the field is missing.
-    public static func receiveFile(_ request: Request, context: FleetContext, field: String = "file", into directory: String) async throws -> UploadedFile {
+extension UploadedFile: FieldValue {
+    /// Marks an uploaded file among text values; random per process so no client input can forge it.
+    static let marker = "$upload-" + UUID().uuidString
+    private static let registry = Mutex<[Int: UploadedFile]>([:])
+    private static let counter = Atomic<Int>(0)
+
+    /// Presents `file` to a model reader as a JSON value only this process can produce.
+    static func token(for file: UploadedFile) -> JSONValue {
+        let id = counter.wrappingAdd(1, ordering: .relaxed).newValue
+        registry.withLock { $0[id] = file }
+        return .object([marker: .int(id)])
+    }
+
+    public static func read(_ value: JSONValue, at loc: [ValidationIssue.Location], rules: FieldRules<UploadedFile>, issues: inout IssueCollector) -> UploadedFile? {
+        if case .object(let object) = value, case .int(let id)? = object[marker],
+            let file = registry.withLock({ $0.removeValue(forKey: id) })
+        {
+            return file
+        }
+        issues.add(ValidationIssue(
+            type: "value_error", loc: loc, msg: "Value error, Expected UploadFile, received: <class 'str'>",
+            input: value, ctx: ["error": .object([:])]
+        ))
+        return nil
+    }
+
+    public static func schema(rules: FieldRules<UploadedFile>, in components: inout SchemaComponents) -> JSONSchemaValue {
+        .string(format: .other("binary"), contentMediaType: .other("application/octet-stream"))
+    }
+
+    public func writeJSON(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.field("filename", filename)
+        writer.field("content_type", contentType)
+        writer.field("size", size)
+        writer.endObject()
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: ModelCodingKey.self)
+        try container.encode(filename, forKey: ModelCodingKey("filename"))
+        try container.encode(contentType, forKey: ModelCodingKey("content_type"))
+        try container.encode(size, forKey: ModelCodingKey("size"))
+    }
+}
+
+/// Streams a `multipart/form-data` body: text fields kept (each at most `maxBodyBytes`), file parts
+/// kept in memory up to `uploadSpoolBytes` and spooled to a temporary file beyond, the whole body
+/// refused with 413 past `maxUploadBytes`. Disk writes run on NIO's thread pool.
+enum MultipartForm {
+    static func receive(_ scope: RequestScope) async throws -> TextFields {
+        let request = scope.request
+        let context = scope.context
         guard let contentType = request.headers[.contentType],
-            contentType.lowercased().hasPrefix("multipart/form-data"),
+            RequestInputs.mediaType(contentType) == "multipart/form-data",
             let boundary = Self.boundary(from: contentType)
         else {
             throw HTTPProblem.unsupportedMediaType("multipart/form-data")
@@ -31,39 +108,28 @@ public enum MultipartUpload {
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
             throw HTTPProblem.contentTooLarge
         }
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let path = directory + "/upload-" + UUID().uuidString.lowercased()
-        let state = PartState(field: field)
+        let state = PartCollector(spoolAbove: context.uploadSpoolBytes, textLimit: context.maxBodyBytes, directory: context.uploadDirectory)
+        scope.onCleanup { _ in await state.discardFiles() }
         let parser = MultipartParser(boundary: boundary)
         parser.onHeader = { name, value in state.header(name, value) }
         parser.onBody = { buffer in state.body(&buffer) }
         parser.onPartComplete = { state.partComplete() }
-
-        let writer = try await FileWriter.open(path)
         var received = 0
-        do {
-            for try await chunk in request.body {
-                received += chunk.readableBytes
-                if received > limit { throw HTTPProblem.contentTooLarge }
-                do {
-                    try parser.execute(chunk)
-                } catch {
-                    throw HTTPProblem(.badRequest, detail: "Malformed multipart body")
-                }
-                let pending = state.takePending()
-                if pending.readableBytes > 0 { try await writer.write(pending) }
+        for try await chunk in request.body {
+            received += chunk.readableBytes
+            if received > limit { throw HTTPProblem.contentTooLarge }
+            do {
+                try parser.execute(chunk)
+            } catch {
+                throw HTTPProblem(.badRequest, detail: "Malformed multipart body")
             }
-            try await writer.close()
-        } catch {
-            try? await writer.close()
-            try? FileManager.default.removeItem(atPath: path)
-            throw error
+            if let problem = state.problem { throw problem }
+            try await state.flush()
         }
-        guard state.found else {
-            try? FileManager.default.removeItem(atPath: path)
-            throw ValidationFailure([ValidationIssue(type: "missing", loc: ["body", .key(field)], msg: "Field required", input: nil)])
-        }
-        return UploadedFile(filename: state.filename, contentType: state.contentType, size: state.size, path: path)
+        try await state.finish()
+        var fields = TextFields(state.texts)
+        fields.files = state.files.map { ($0.field, $0.file) }
+        return fields
     }
 
     static func boundary(from contentType: String) -> String? {
@@ -89,63 +155,116 @@ public enum MultipartUpload {
     }
 }
 
-/// The parser's callbacks are synchronous: they note headers and stash the wanted part's bytes,
-/// which the receiving task then writes out between chunks. Used by one task only.
-private final class PartState: @unchecked Sendable {
-    let field: String
+/// The parser's callbacks are synchronous: they note headers and stash part bytes, which the
+/// receiving task then writes out between chunks. Used by one task at a time.
+private final class PartCollector: @unchecked Sendable {
+    struct FilePart {
+        var field: String
+        var file: UploadedFile
+        var writer: FileWriter?
+        var unwritten = ByteBuffer()
+    }
+
+    let spoolAbove: Int
+    let textLimit: Int
+    let directory: String
     var headers: [String: String] = [:]
-    var inWantedPart = false
-    var found = false
-    var filename = "upload"
-    var contentType = "application/octet-stream"
-    var size = 0
+    var texts: [(String, String)] = []
+    var files: [FilePart] = []
+    var problem: HTTPProblem?
+    private var current: (name: String, isFile: Bool)?
     private var pending = ByteBuffer()
 
-    init(field: String) { self.field = field }
+    init(spoolAbove: Int, textLimit: Int, directory: String) {
+        self.spoolAbove = spoolAbove
+        self.textLimit = textLimit
+        self.directory = directory
+    }
 
     func header(_ name: String, _ value: String) {
         headers[name.lowercased()] = value
     }
 
-    func body(_ buffer: inout ByteBuffer) {
-        if !inWantedPart, !found, let disposition = headers["content-disposition"],
-            MultipartUpload.dispositionParameter("name", in: disposition) == field
-        {
-            inWantedPart = true
-            found = true
-            noteFilename(disposition)
-            contentType = headers["content-type"] ?? contentType
+    private func startPart() {
+        guard current == nil, let disposition = headers["content-disposition"],
+            let name = MultipartForm.dispositionParameter("name", in: disposition)
+        else { return }
+        let filename = MultipartForm.dispositionParameter("filename", in: disposition)
+        current = (name, filename != nil)
+        if let filename {
+            let last = filename.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? ""
+            let file = UploadedFile(
+                filename: last.isEmpty ? "upload" : String(last.prefix(255)),
+                contentType: headers["content-type"] ?? "application/octet-stream", size: 0, data: ByteBuffer()
+            )
+            files.append(FilePart(field: name, file: file))
         }
-        if inWantedPart {
-            size += buffer.readableBytes
+    }
+
+    func body(_ buffer: inout ByteBuffer) {
+        startPart()
+        guard let current else { return }
+        if current.isFile {
+            let index = files.count - 1
+            files[index].file.size += buffer.readableBytes
+            files[index].unwritten.writeBuffer(&buffer)
+        } else if pending.readableBytes + buffer.readableBytes > textLimit {
+            problem = .contentTooLarge
+        } else {
             pending.writeBuffer(&buffer)
         }
     }
 
     func partComplete() {
-        if inWantedPart {
-            inWantedPart = false
-        } else if !found, let disposition = headers["content-disposition"],
-            MultipartUpload.dispositionParameter("name", in: disposition) == field
-        {
-            // An empty file part: no body callback came.
-            found = true
-            noteFilename(disposition)
-            contentType = headers["content-type"] ?? contentType
+        startPart()
+        if let current {
+            if current.isFile {
+                let index = files.count - 1
+                if files[index].writer == nil, files[index].file.size <= spoolAbove {
+                    files[index].file.data = files[index].unwritten
+                    files[index].unwritten = ByteBuffer()
+                }
+            } else {
+                texts.append((current.name, String(buffer: pending)))
+                pending.clear()
+            }
         }
+        current = nil
         headers = [:]
     }
 
-    /// Keeps the client's file name without any folder part, at most 255 characters.
-    private func noteFilename(_ disposition: String) {
-        guard let name = MultipartUpload.dispositionParameter("filename", in: disposition) else { return }
-        let last = name.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? ""
-        filename = last.isEmpty ? "upload" : String(last.prefix(255))
+    /// Moves the bytes of file parts past the threshold to their temporary files.
+    func flush() async throws {
+        for index in files.indices where files[index].writer != nil || files[index].file.size > spoolAbove {
+            if files[index].writer == nil {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                let path = directory + "/upload-" + UUID().uuidString.lowercased()
+                files[index].writer = try await FileWriter.open(path)
+                files[index].file.path = path
+                files[index].file.data = nil
+            }
+            if files[index].unwritten.readableBytes > 0 {
+                try await files[index].writer!.write(files[index].unwritten)
+                files[index].unwritten.clear()
+            }
+        }
     }
 
-    func takePending() -> ByteBuffer {
-        defer { pending.clear() }
-        return pending
+    /// Writes what is left of spooled files and closes them.
+    func finish() async throws {
+        try await flush()
+        for index in files.indices {
+            guard let writer = files[index].writer else { continue }
+            try await writer.close()
+            files[index].writer = nil
+        }
+    }
+
+    func discardFiles() async {
+        for part in files {
+            if let writer = part.writer { try? await writer.close() }
+            if let path = part.file.path { try? FileManager.default.removeItem(atPath: path) }
+        }
     }
 }
 

@@ -1,29 +1,38 @@
 import Hummingbird
 import Synchronization
 
-/// Every route a service declared: its method, path template and documentation.
+/// Every route a service declared: its method, path template and OpenAPI operation.
 ///
 /// The error middleware asks it which methods a path allows (for 405 and `Allow`); the OpenAPI
-/// generator reads it to describe the API.
+/// generator reads the operations and the shared schema components.
 public final class RouteTable: Sendable {
-    /// One declared route.
+    /// One declared route; `operation` is nil for routes kept out of the document.
     public struct Entry: Sendable {
         public var method: HTTPRequest.Method
         public var path: String
-        public var status: HTTPResponse.Status
-        public var summary: String?
-        public var tags: [String]
+        public var operation: OperationDescription?
     }
 
-    private let entries = Mutex<[Entry]>([])
+    private struct State {
+        var entries: [Entry] = []
+        var components = SchemaComponents()
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
     /// Every route in declaration order.
-    public var all: [Entry] { entries.withLock { $0 } }
+    public var all: [Entry] { state.withLock { $0.entries } }
 
-    func add(_ entry: Entry) {
-        entries.withLock { $0.append(entry) }
+    /// Every model schema the routes met.
+    public var components: SchemaComponents { state.withLock { $0.components } }
+
+    func add(method: HTTPRequest.Method, path: String, operation: OperationDescription?) {
+        state.withLock { state in
+            state.entries.append(Entry(method: method, path: path, operation: operation))
+            if let operation { state.components = operation.components }
+        }
     }
 
     /// The methods declared for templates that match `path` (`{name}` matches one segment).
