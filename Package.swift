@@ -140,6 +140,7 @@ let package = Package(
             dependencies: [
                 "ServiceKitMacros",
                 .product(name: "SwiftSyntaxMacrosGenericTestSupport", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxMacroExpansion", package: "swift-syntax"),
             ],
             path: "Tests/ServiceKitMacrosTests",
             swiftSettings: strict

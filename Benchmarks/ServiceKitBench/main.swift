@@ -1,8 +1,13 @@
 // The benchmark service: the three framework-overhead endpoints on ServiceKit with everything a
-// production service has on (metrics, access log, request ids, trace context, body limit, errors).
+// production service has on (metrics, access log, request ids, trace context, body limit, errors),
+// written as a user would: typed inputs and `@Model` types.
 import ServiceKit
 
-struct BenchItem: Codable, Sendable {
+@Model struct Hello {
+    var message: String
+}
+
+@Model struct BenchItem {
     var id: Int
     var name: String
     var price: Double
@@ -10,18 +15,19 @@ struct BenchItem: Codable, Sendable {
     var q: String?
 }
 
-struct BenchItemCreate: RequestModel {
-    var name: String
-    var price: Double
-    var tags: [String]
-    var stock: Int
+@Model struct BenchItemCreate {
+    @Field(minLength: 1, maxLength: 100) var name: String
+    @Field(gt: 0) var price: Double
+    @Field(maxItems: 10) var tags: [String] = []
+    @Field(ge: 0) var stock: Int = 0
+}
 
-    init(from fields: inout FieldReader) {
-        name = fields.string("name", minLength: 1, maxLength: 100)
-        price = fields.double("price", gt: 0)
-        tags = fields.stringArray("tags", default: [], maxItems: 10)
-        stock = fields.int("stock", default: 0, ge: 0)
-    }
+@Model struct BenchItemPath {
+    @Field(ge: 1) var id: Int
+}
+
+@Model struct BenchItemQuery {
+    @Field(maxLength: 50) var q: String?
 }
 
 let items: [Int: BenchItem] = Dictionary(uniqueKeysWithValues: (1...1000).map {
@@ -29,21 +35,14 @@ let items: [Int: BenchItem] = Dictionary(uniqueKeysWithValues: (1...1000).map {
 })
 
 let definition = ServiceDefinition(name: "bench", defaultPort: 8090, defaultAdminPort: 9090) { router, _ in
-    router.get("/hello") { _, _ in ["message": "Hello, world"] }
-    router.get("/items/{id}") { request, context -> BenchItem in
-        var input = RequestInputs(request, context)
-        let id = input.path("id", Int.self, ge: 1)
-        let q = input.query("q", maxLength: 50)
-        try input.validate()
-        guard var item = items[id] else { throw HTTPProblem.notFound("Item not found") }
-        item.q = q
+    router.get("/hello") { () -> Hello in Hello(message: "Hello, world") }
+    router.get("/items/{id}") { (path: Path<BenchItemPath>, query: Query<BenchItemQuery>) -> BenchItem in
+        guard var item = items[path.id] else { throw HTTPProblem.notFound("Item not found") }
+        item.q = query.q
         return item
     }
-    router.post("/items", status: .created) { request, context -> BenchItem in
-        var input = RequestInputs(request, context)
-        let new = try await input.body(BenchItemCreate.self)
-        try input.validate()
-        return BenchItem(id: 1001, name: new.name, price: new.price, tags: new.tags, q: nil)
+    router.post("/items", status: .created) { (new: Body<BenchItemCreate>) -> BenchItem in
+        BenchItem(id: 1001, name: new.name, price: new.price, tags: new.tags, q: nil)
     }
 }
 

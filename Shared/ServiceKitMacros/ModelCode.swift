@@ -4,7 +4,15 @@ import SwiftSyntax
 struct ModelCode {
     var typeName: String
     var access: String
-    var fields: [ModelField]
+    var all: [ModelField]
+    /// The fields in JSON and the schema (all but `@Hidden` ones).
+    var fields: [ModelField] { all.filter { !$0.isHidden } }
+
+    init(typeName: String, access: String, fields: [ModelField]) {
+        self.typeName = typeName
+        self.access = access
+        self.all = fields
+    }
 
     func members() -> [DeclSyntax] {
         var decls: [DeclSyntax] = []
@@ -23,12 +31,12 @@ struct ModelCode {
     private func rulesName(_ field: ModelField) -> String { "__rules_\(field.name)" }
 
     private func memberwiseInit() -> String {
-        let parameters = fields.map { field -> String in
+        let parameters = all.map { field -> String in
             if let value = field.defaultValue { return "\(field.name): \(field.type) = \(value)" }
             if field.isOptional { return "\(field.name): \(field.type) = nil" }
             return "\(field.name): \(field.type)"
         }.joined(separator: ", ")
-        let body = fields.map { "self.\($0.name) = \($0.name)" }.joined(separator: "\n")
+        let body = all.map { "self.\($0.name) = \($0.name)" }.joined(separator: "\n")
         return "\(access)init(\(parameters)) {\n\(body)\n}"
     }
 

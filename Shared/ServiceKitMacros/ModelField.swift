@@ -10,6 +10,8 @@ struct ModelField {
     var isOptional: Bool
     var defaultValue: String?
     var arguments: [String: String]
+    /// `@Hidden`: only in the memberwise initialiser, never in JSON or the schema.
+    var isHidden = false
 
     static let stringArguments = ["minLength", "maxLength", "pattern", "format"]
     static let numberArguments = ["gt", "ge", "lt", "le"]
@@ -30,10 +32,14 @@ struct ModelField {
                 guard let identifier = binding.pattern.as(IdentifierPatternSyntax.self) else { continue }
                 let name = identifier.identifier.text
                 if isHidden {
-                    if binding.initializer == nil {
+                    guard let initializer = binding.initializer, let type = binding.typeAnnotation?.type else {
                         context.diagnose(Diagnostic(node: binding, message: ModelDiagnostic.hiddenNeedsDefault(name)))
                         valid = false
+                        continue
                     }
+                    var hidden = ModelField(name: name, key: name, type: type.trimmedDescription, isOptional: false, defaultValue: initializer.value.trimmedDescription, arguments: [:])
+                    hidden.isHidden = true
+                    fields.append(hidden)
                     continue
                 }
                 guard let typeSyntax = binding.typeAnnotation?.type else {
@@ -168,7 +174,7 @@ enum ModelDiagnostic: DiagnosticMessage {
         case .notAStruct: return "@Model applies to a struct"
         case .needsType(let name): return "@Model field '\(name)' needs an explicit type annotation"
         case .letWithDefault(let name): return "@Model field '\(name)' has a default value; declare it with 'var' so decoding can set it"
-        case .hiddenNeedsDefault(let name): return "@Hidden property '\(name)' needs a default value"
+        case .hiddenNeedsDefault(let name): return "@Hidden property '\(name)' needs an explicit type and a default value"
         case .misplaced(let label, let name, let type, let applies):
             return "'\(label)' applies to \(applies), but field '\(name)' is \(type)"
         }

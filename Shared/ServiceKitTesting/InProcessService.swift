@@ -37,11 +37,13 @@ public struct InProcessService: Sendable {
         try await runtime.migrate()
     }
 
-    /// Runs `test` against the API router without a socket.
+    /// Runs `test` against the API router: in-process without a socket (`.router`, the default) or
+    /// through a real server on a loopback port (`.live`), with dependencies replaced by `overrides`.
     public func api<Value: Sendable>(
-        _ framework: TestingSetup = .router, _ test: @escaping @Sendable (any TestClientProtocol) async throws -> Value
+        _ framework: TestingSetup = .router, overrides: DependencyOverrides = DependencyOverrides(),
+        _ test: @escaping @Sendable (any TestClientProtocol) async throws -> Value
     ) async throws -> Value {
-        let app = Application(router: try runtime.makeAPIRouter(), logger: runtime.logger)
+        let app = Application(router: try runtime.makeAPIRouter(overrides: overrides), logger: runtime.logger)
         return try await app.test(framework, test)
     }
 

@@ -29,7 +29,7 @@ import Testing
             #expect(read == created)
             #expect(read.tags == ["home", "light"])
 
-            let changed = try #require(try await store.update(created.id, with: ItemPatch(price: 21, description: .some(nil), tags: ["home"])))
+            let changed = try #require(try await store.update(created.id, with: ItemPatch(price: 21, description: .cleared, tags: ["home"])))
             #expect(changed.name == "Lamp")
             #expect(changed.price == 21)
             #expect(changed.description == nil)

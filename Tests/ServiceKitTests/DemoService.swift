@@ -4,38 +4,47 @@ import ServiceKit
 import SQLKit
 
 /// A small service that exercises the framework the way a real one does.
-struct Thing: RequestModel {
-    struct Part: RequestModel {
-        var label: String
-        var count: Int
-        init(from fields: inout FieldReader) {
-            label = fields.string("label", minLength: 2)
-            count = fields.int("count", ge: 1)
-        }
+@Model
+struct Thing {
+    @Model
+    struct Part {
+        @Field(minLength: 2) var label: String
+        @Field(ge: 1) var count: Int
     }
 
-    var name: String
-    var code: String
-    var price: Double
-    var quantity: Int
-    var email: String
-    var tags: [String]
-    var parts: [Part]
-
-    init(from fields: inout FieldReader) {
-        name = fields.string("name", minLength: 1, maxLength: 10)
-        code = fields.string("code", default: "AA", pattern: "^[A-Z]{2}$")
-        price = fields.double("price", gt: 0, lt: 1000)
-        quantity = fields.int("quantity", default: 1, ge: 1, le: 5)
-        email = fields.email("email")
-        tags = fields.stringArray("tags", default: [], maxItems: 2, itemMinLength: 1)
-        parts = fields.modelArray("parts", of: Part.self, minItems: 1)
-    }
+    @Field(minLength: 1, maxLength: 10) var name: String
+    @Field(pattern: "^[A-Z]{2}$") var code: String = "AA"
+    @Field(gt: 0, lt: 1000) var price: Double
+    @Field(ge: 1, le: 5) var quantity: Int = 1
+    @Field(format: .email) var email: String
+    @Field(maxItems: 2, itemMinLength: 1) var tags: [String] = []
+    @Field(minItems: 1) var parts: [Part]
 }
 
-struct ThingOut: Codable, Sendable {
+@Model
+struct ThingOut {
     var id: Int
     var name: String
+}
+
+@Model
+struct ThingPath {
+    @Field(ge: 1) var id: Int
+}
+
+@Model
+struct ThingQuery {
+    @Field(ge: 1, le: 100) var limit: Int = 10
+}
+
+@Model
+struct RequestEcho {
+    var requestId: String
+}
+
+/// The request's own id, as a dependency: what a handler can ask about the request it answers.
+struct CurrentRequestID: Dependency {
+    static func resolve(in scope: RequestScope) async throws -> String { scope.context.requestID }
 }
 
 struct DemoFailure: Error, CustomStringConvertible {
@@ -47,29 +56,20 @@ enum DemoService {
         name: "demo", defaultPort: 0, defaultAdminPort: 0,
         migrations: [Migration(1, "things", statements: ["CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"])]
     ) { router, dependencies in
-        let database = dependencies.database
-        router.post("/things", status: .created) { request, context in
-            var input = RequestInputs(request, context)
-            let thing = try await input.body(Thing.self)
-            try input.validate()
-            return try await database.write { db in
+        router.post("/things", status: .created) { (thing: Body<Thing>, database: Depends<Database>) -> ThingOut in
+            try await database.value.write { db in
                 let row = try await db.raw("INSERT INTO things (name) VALUES (\(bind: thing.name)) RETURNING id").first()
                 return ThingOut(id: try row!.decode(column: "id", as: Int.self), name: thing.name)
             }
         }
-        router.get("/things/{id}") { request, context -> ThingOut in
-            var input = RequestInputs(request, context)
-            let id = input.path("id", Int.self, ge: 1)
-            let verbose = input.query("limit", default: 10, ge: 1, le: 100)
-            try input.validate()
-            _ = verbose
+        router.get("/things/{id}", errors: [DeclaredError(.notFound, "Thing not found")]) { (path: Path<ThingPath>, query: Query<ThingQuery>) -> ThingOut in
             throw HTTPProblem.notFound("Thing not found")
         }
-        router.get("/boom") { _, _ -> ThingOut in
+        router.get("/boom") { () -> ThingOut in
             throw DemoFailure()
         }
-        router.get("/hello") { _, context in
-            ["request_id": context.requestID]
+        router.get("/hello") { (id: Depends<CurrentRequestID>) -> RequestEcho in
+            RequestEcho(requestId: id.value)
         }
     }
 }

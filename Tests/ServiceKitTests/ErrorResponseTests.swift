@@ -173,9 +173,9 @@ import Testing
         let routes = definition.routes
         definition.routes = { router, dependencies in
             try routes(router, dependencies)
-            router.get("/sleepy") { _, _ -> [String: String] in
+            router.get("/sleepy") { () -> NoContent in
                 try await Task.sleep(for: .seconds(5))
-                return [:]
+                return NoContent()
             }
         }
         try await InProcessService.with(definition, configure: { $0.requestTimeout = .milliseconds(100) }) { service in

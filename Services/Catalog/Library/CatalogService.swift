@@ -11,6 +11,8 @@ public enum CatalogService {
     ) { router, dependencies in
         let store = ItemStore(database: dependencies.database)
         let images = ImageStore(directory: dependencies.configuration.dataDirectory + "/catalog-images")
-        ItemRoutes(store: store, images: images).register(router.group("", tags: ["items"]))
+        router.provide(store)
+        router.provide(images)
+        ItemRoutes().register(router)
     }
 }

@@ -4,82 +4,69 @@ import ServiceKit
 
 /// The catalog's HTTP API: items, stock reservations and item images.
 struct ItemRoutes: Sendable {
-    let store: ItemStore
-    let images: ImageStore
-
     static let notFound = HTTPProblem.notFound("Item not found")
+    static let missing = DeclaredError(.notFound, "Item not found")
 
-    func register(_ router: APIRouter) {
-        router.post("/items", status: .created, summary: "Create an item") { request, context in
-            var input = RequestInputs(request, context)
-            let new = try await input.body(ItemCreate.self)
-            try input.validate()
-            return try await store.create(new)
+    func register(_ api: APIRouter) {
+        let router = api.group("", tags: ["items"])
+
+        router.post("/items", status: .created, summary: "Create an item", errors: []) {
+            (new: Body<ItemCreate>, store: Depends<ItemStore>) async throws -> Item in
+            try await store.value.create(new.value)
         }
 
-        router.on(.get, "/items/{id}", summary: "Read an item (ETag, 304 on If-None-Match)") { request, context in
-            var input = RequestInputs(request, context)
-            let id = input.path("id", Int.self)
-            try input.validate()
-            guard let item = try await store.get(id) else { throw Self.notFound }
-            if let condition = request.headers[.ifNoneMatch], Self.matches(condition, etag: item.etag) {
-                return Response(status: .notModified, headers: [.eTag: item.etag])
+        router.get("/items/{id}", summary: "Read an item", description: "Answers 304 when `If-None-Match` names the current ETag.", errors: [Self.missing]) {
+            (path: Path<ItemPath>, condition: Header<Conditional>, store: Depends<ItemStore>) async throws -> Reply<Item> in
+            guard let item = try await store.value.get(path.id) else { throw Self.notFound }
+            if let wanted = condition.ifNoneMatch, Self.matches(wanted, etag: item.etag) {
+                return Reply(status: .notModified, headers: [.eTag: item.etag])
             }
-            return try JSONResponse.make(item, headers: [.eTag: item.etag])
+            return Reply(item, headers: [.eTag: item.etag])
         }
 
-        router.get("/items", summary: "List items (q, tag, limit, offset)") { request, context in
-            var input = RequestInputs(request, context)
-            let query = input.query("q", maxLength: 100)
-            let tags = input.queryAll("tag", maxItems: 10)
-            let limit = input.query("limit", default: 50, ge: 1, le: 500)
-            let offset = input.query("offset", default: 0, ge: 0)
-            try input.validate()
-            let page = try await store.list(query: query, tags: tags, limit: limit, offset: offset)
-            return ItemPage(items: page.items, total: page.total, limit: limit, offset: offset)
+        router.get("/items", summary: "List items", description: "Filters by words (`q`) and tags, newest last.") {
+            (filter: Query<ItemFilter>, store: Depends<ItemStore>) async throws -> ItemPage in
+            let page = try await store.value.list(query: filter.q, tags: filter.tag, limit: filter.limit, offset: filter.offset)
+            return ItemPage(items: page.items, total: page.total, limit: filter.limit, offset: filter.offset)
         }
 
-        router.patch("/items/{id}", summary: "Change some fields of an item") { request, context in
-            var input = RequestInputs(request, context)
-            let id = input.path("id", Int.self)
-            let patch = try await input.body(ItemPatch.self)
-            try input.validate()
-            guard let item = try await store.update(id, with: patch) else { throw Self.notFound }
+        router.patch("/items/{id}", summary: "Change some fields of an item", errors: [Self.missing]) {
+            (path: Path<ItemPath>, patch: Body<ItemPatch>, store: Depends<ItemStore>) async throws -> Item in
+            guard let item = try await store.value.update(path.id, with: patch.value) else { throw Self.notFound }
             return item
         }
 
-        router.delete("/items/{id}", summary: "Delete an item") { request, context in
-            var input = RequestInputs(request, context)
-            let id = input.path("id", Int.self)
-            try input.validate()
-            guard try await store.delete(id) else { throw Self.notFound }
-            try? await images.remove(itemID: id)
+        router.delete("/items/{id}", summary: "Delete an item", errors: [Self.missing]) {
+            (path: Path<ItemPath>, store: Depends<ItemStore>, images: Depends<ImageStore>) async throws -> NoContent in
+            guard try await store.value.delete(path.id) else { throw Self.notFound }
+            try? await images.value.remove(itemID: path.id)
+            return NoContent()
         }
 
-        router.post("/items/{id}/reserve", summary: "Reserve stock (used by orders)") { request, context in
-            var input = RequestInputs(request, context)
-            let id = input.path("id", Int.self)
-            let reservation = try await input.body(Reservation.self)
-            try input.validate()
-            switch try await store.reserve(id, quantity: reservation.quantity) {
+        router.post(
+            "/items/{id}/reserve", summary: "Reserve stock", description: "Used by orders; atomic, 409 when the stock is short.",
+            errors: [Self.missing, DeclaredError(.conflict, "Insufficient stock")]
+        ) { (path: Path<ItemPath>, reservation: Body<Reservation>, store: Depends<ItemStore>) async throws -> ReservationResult in
+            let quantity = reservation.quantity
+            switch try await store.value.reserve(path.id, quantity: quantity) {
             case .reserved(let remaining):
-                return ReservationResult(item_id: id, reserved: reservation.quantity, stock: remaining)
+                return ReservationResult(itemId: path.id, reserved: quantity, stock: remaining)
             case .insufficient(let available):
-                throw HTTPProblem.conflict("Insufficient stock: \(available) available, \(reservation.quantity) requested")
+                throw HTTPProblem.conflict("Insufficient stock: \(available) available, \(quantity) requested")
             case .notFound:
                 throw Self.notFound
             }
         }
 
-        router.post("/items/{id}/image", status: .created, summary: "Upload the item's image (multipart field `file`)") { request, context in
-            var input = RequestInputs(request, context)
-            let id = input.path("id", Int.self)
-            try input.validate()
-            guard try await store.get(id) != nil else { throw Self.notFound }
-            let upload = try await MultipartUpload.receiveFile(request, context: context, field: "file", into: images.directory)
-            let info = ImageInfo(filename: upload.filename, content_type: upload.contentType, size: upload.size)
-            try await images.keep(upload, itemID: id)
-            try await store.saveImage(of: id, info)
+        router.post(
+            "/items/{id}/image", status: .created, summary: "Upload the item's image",
+            errors: [Self.missing, DeclaredError(.contentTooLarge, "Larger than MAX_UPLOAD_BYTES")]
+        ) { (path: Path<ItemPath>, upload: Multipart<ImageUpload>, store: Depends<ItemStore>, images: Depends<ImageStore>) async throws -> ImageInfo in
+            guard try await store.value.get(path.id) != nil else { throw Self.notFound }
+            let file = upload.file
+            let info = ImageInfo(filename: file.filename, contentType: file.contentType, size: file.size)
+            try await images.value.keep(file, itemID: path.id)
+            try await store.value.saveImage(of: path.id, info)
             return info
         }
     }
@@ -98,14 +85,12 @@ struct ItemRoutes: Sendable {
 }
 
 /// Where item images live on disk: one file per item, replaced atomically.
-struct ImageStore: Sendable {
+struct ImageStore: Injectable {
     let directory: String
 
     func keep(_ upload: UploadedFile, itemID: Int) async throws {
-        let target = "\(directory)/item-\(itemID)"
-        if rename(upload.path, target) != 0 {
-            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
-        }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try await upload.save(to: "\(directory)/item-\(itemID)")
     }
 
     func remove(itemID: Int) async throws {

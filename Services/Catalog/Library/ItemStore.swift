@@ -3,7 +3,7 @@ import ServiceKit
 import SQLKit
 
 /// The catalog's storage: items, their tags and image metadata, on SQLite or PostgreSQL.
-public struct ItemStore: Sendable {
+public struct ItemStore: Injectable {
     let database: Database
 
     /// Items live in `database`, migrated by `CatalogMigrations`.
@@ -64,7 +64,11 @@ public struct ItemStore: Sendable {
             guard var item = try await Self.fetch(id, on: db) else { return nil }
             if let name = patch.name { item.name = name }
             if let price = patch.price { item.price = price }
-            if let description = patch.description { item.description = description }
+            switch patch.description {
+            case .unchanged: break
+            case .cleared: item.description = nil
+            case .set(let text): item.description = text
+            }
             if let stock = patch.stock { item.stock = stock }
             item.updatedAt = Self.now()
             item.version += 1
@@ -119,7 +123,7 @@ public struct ItemStore: Sendable {
             try await db.raw("DELETE FROM item_images WHERE item_id = \(bind: id)").run()
             try await db.raw("""
                 INSERT INTO item_images (item_id, filename, content_type, size, stored_at)
-                VALUES (\(bind: id), \(bind: info.filename), \(bind: info.content_type), \(bind: info.size), \(bind: Self.now()))
+                VALUES (\(bind: id), \(bind: info.filename), \(bind: info.contentType), \(bind: info.size), \(bind: Self.now()))
                 """).run()
         }
     }
@@ -132,7 +136,7 @@ public struct ItemStore: Sendable {
             }
             return ImageInfo(
                 filename: try row.decode(column: "filename", as: String.self),
-                content_type: try row.decode(column: "content_type", as: String.self),
+                contentType: try row.decode(column: "content_type", as: String.self),
                 size: try row.decode(column: "size", as: Int.self)
             )
         }

@@ -38,6 +38,8 @@ public struct ServiceConfiguration: Sendable {
     public var peers: [String: URL]
     /// `RATE_LIMIT_RPS` / `RATE_LIMIT_BURST`; nil when unset (no limit).
     public var rateLimit: RateLimit?
+    /// Where `/docs` and `/redoc` load their scripts and styles from (`DOCS_*_URL`; a CDN by default).
+    public var docsAssets = DocsAssets()
     /// Version, revision and build date reported by `/info` and `build_info`.
     public var build: BuildInfo
     /// The variables this service read, for `/info` (secrets masked there).
@@ -120,6 +122,11 @@ public struct ServiceConfiguration: Sendable {
             environment: env.values.filter { Self.isServiceVariable($0.key) }
         )
         configuration.accessLog = accessLog
+        configuration.docsAssets = DocsAssets(
+            swaggerJS: try env.httpURL("DOCS_SWAGGER_JS_URL")?.absoluteString ?? DocsAssets.default.swaggerJS,
+            swaggerCSS: try env.httpURL("DOCS_SWAGGER_CSS_URL")?.absoluteString ?? DocsAssets.default.swaggerCSS,
+            redocJS: try env.httpURL("DOCS_REDOC_JS_URL")?.absoluteString ?? DocsAssets.default.redocJS
+        )
         return configuration
     }
 
@@ -137,7 +144,7 @@ public struct ServiceConfiguration: Sendable {
         "HOST", "PORT", "ADMIN_PORT", "DATABASE_URL", "LOG_LEVEL", "SHUTDOWN_DELAY", "SHUTDOWN_TIMEOUT",
         "REQUEST_TIMEOUT", "PEER_TIMEOUT", "MAX_BODY_BYTES", "MAX_UPLOAD_BYTES", "DATA_DIR", "RATE_LIMIT_RPS",
         "RATE_LIMIT_BURST", "JWT_PRIVATE_KEY_FILE", "JWT_PRIVATE_KEY", "JWT_ISSUER", "JWT_AUDIENCE", "BCRYPT_COST",
-        "OTEL_EXPORTER_OTLP_ENDPOINT", "SERVICE_VERSION", "ACCESS_LOG", "GIT_REVISION", "BUILD_DATE",
+        "OTEL_EXPORTER_OTLP_ENDPOINT", "SERVICE_VERSION", "DOCS_SWAGGER_JS_URL", "DOCS_SWAGGER_CSS_URL", "DOCS_REDOC_JS_URL", "ACCESS_LOG", "GIT_REVISION", "BUILD_DATE",
     ]
 
     static func isServiceVariable(_ name: String) -> Bool {

@@ -51,7 +51,7 @@ public final class ServiceRuntime: Sendable {
     }
 
     /// The API router: the service's routes behind identity, observability and error middleware.
-    public func makeAPIRouter() throws -> Router<FleetContext> {
+    public func makeAPIRouter(overrides: DependencyOverrides = DependencyOverrides()) throws -> Router<FleetContext> {
         let router = Router(context: FleetContext.self, options: [.autoGenerateHeadEndpoints])
         router.add(middleware: RequestIdentityMiddleware(maxBodyBytes: configuration.maxBodyBytes, maxUploadBytes: configuration.maxUploadBytes))
         router.add(middleware: ObservabilityMiddleware(metrics: metrics, accessLog: configuration.accessLog))
@@ -62,7 +62,12 @@ public final class ServiceRuntime: Sendable {
         if let timeout = configuration.requestTimeout {
             router.add(middleware: RequestTimeoutMiddleware(timeout: timeout))
         }
-        try definition.routes(APIRouter(router: router, table: routes), dependencies)
+        let api = APIRouter(router: router, table: routes, overrides: overrides)
+        api.provide(database)
+        api.provide(configuration)
+        api.provide(background)
+        DocsRoutes.register(api, title: configuration.serviceName, version: configuration.build.version, assets: configuration.docsAssets)
+        try definition.routes(api, dependencies)
         return router
     }
 

@@ -47,6 +47,15 @@ extension String: FieldValue {
 
 extension Int: FieldValue {
     public static func read(_ value: JSONValue, at loc: [ValidationIssue.Location], rules: FieldRules<Int>, issues: inout IssueCollector) -> Int? {
+        if case .double(let number) = value, number.rounded() == number, Int(exactly: number) == nil {
+            // A whole number beyond Int's range: pydantic keeps it exact and checks its bounds first.
+            let before = issues.issues.count
+            issues.checkNumber(number, input: value, loc: loc, rules: rules.set)
+            if issues.issues.count == before {
+                issues.typeError("int_parsing_size", "Input should be a valid integer, unable to parse input as an integer", loc, input: value)
+            }
+            return nil
+        }
         let (parsed, type, msg) = Scalar.int(value)
         guard let parsed else {
             issues.typeError(type, msg, loc, input: value)

@@ -42,7 +42,7 @@ public macro Field(
 public macro Hidden() = #externalMacro(module: "ServiceKitMacros", type: "HiddenMacro")
 
 /// What `@Model` generates. Conform through the macro, not by hand.
-public protocol Model: FieldValue, Codable {
+public protocol Model: FieldValue, Codable, RouteOutput {
     /// Reads and validates every field; throws `ModelReader.Incomplete` after recording issues.
     init(from reader: inout ModelReader) throws
     /// Adds each field's schema, in declaration order.

@@ -43,8 +43,8 @@ struct AdminRoutes: Sendable {
         router.on(.put, "/loggers") { request, context in
             let json = try await RequestInputs.readJSON(request, limit: 16 * 1024)
             let change = try LevelChange.validate(json)
-            levels.set(change.level, for: change.logger)
-            context.logger.notice("log level changed", metadata: ["to": .string(change.level.rawValue), "target": .string(change.logger ?? "root")])
+            levels.set(change.level.level, for: change.logger)
+            context.logger.notice("log level changed", metadata: ["to": .string(change.level.level.rawValue), "target": .string(change.logger ?? "root")])
             return try JSONResponse.make(LoggersState(levels))
         }
         let background = runtime.background
@@ -127,8 +127,13 @@ struct LoggersState: Encodable {
 /// `PUT /loggers` body: `{"level": "debug"}`, optionally with `"logger": "<label>"`.
 @Model
 struct LevelChange {
-    var level: Logger.Level
+    var level: LevelName
     @Field(minLength: 1, maxLength: 200) var logger: String?
 }
 
-extension Logger.Level: ModelEnum {}
+/// The level names `PUT /loggers` accepts: swift-log's, and `warn` for `warning`.
+enum LevelName: String, ModelEnum {
+    case trace, debug, info, notice, warn, warning, error, critical
+
+    var level: Logger.Level { self == .warn ? .warning : Logger.Level(rawValue: rawValue) ?? .info }
+}

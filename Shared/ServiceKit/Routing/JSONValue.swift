@@ -44,14 +44,16 @@ public enum JSONValue: Sendable, Equatable, Codable {
     }
 
     /// Parses a JSON document; malformed input throws a 422 `json_invalid` validation error
-    /// whose `loc` holds the byte offset, as FastAPI's does.
+    /// whose `loc` holds the character offset, as FastAPI's does.
     public static func parse(_ bytes: some Collection<UInt8>) throws -> JSONValue {
         do {
             return try JSONParser.parse(bytes)
         } catch {
+            // Python's decoder (and so FastAPI) counts characters, not bytes: skip UTF-8 continuation bytes.
+            let characters = bytes.prefix(error.offset).reduce(0) { count, byte in byte & 0xC0 == 0x80 ? count : count + 1 }
             throw ValidationFailure([
                 ValidationIssue(
-                    type: "json_invalid", loc: [.key("body"), .index(error.offset)], msg: "JSON decode error",
+                    type: "json_invalid", loc: [.key("body"), .index(characters)], msg: "JSON decode error",
                     input: .object([:]), ctx: ["error": .string(error.reason)]
                 )
             ])

@@ -98,6 +98,10 @@ enum MultipartForm {
     static func receive(_ scope: RequestScope) async throws -> TextFields {
         let request = scope.request
         let context = scope.context
+        // No body at all: every field is simply missing, as FastAPI reports it.
+        if request.headers[.contentType] == nil, request.headers[.contentLength].flatMap(Int.init) ?? 0 == 0 {
+            return TextFields([])
+        }
         guard let contentType = request.headers[.contentType],
             RequestInputs.mediaType(contentType) == "multipart/form-data",
             let boundary = Self.boundary(from: contentType)

@@ -1,0 +1,45 @@
+import Hummingbird
+
+// What every service can ask for with `Depends<...>`: registered by `ServiceRuntime` for each
+// service, replaceable in tests with `DependencyOverrides`.
+extension Database: Injectable {}
+extension ServiceConfiguration: Injectable {}
+extension BackgroundTasks: Injectable {}
+
+/// The bearer token of the request (`Authorization: Bearer <token>`): 401 with
+/// `WWW-Authenticate: Bearer` when absent. Documents the `bearerAuth` security scheme.
+public struct BearerToken: Dependency {
+    public static func resolve(in scope: RequestScope) async throws -> String {
+        guard let header = scope.request.headers[.authorization] else {
+            throw HTTPProblem(.unauthorized, detail: "Not authenticated", headers: [.wwwAuthenticate: "Bearer"])
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else {
+            throw HTTPProblem(.unauthorized, detail: "Not authenticated", headers: [.wwwAuthenticate: "Bearer"])
+        }
+        return String(parts[1])
+    }
+
+    public static func document(_ operation: inout OperationDescription) {
+        operation.requireSecurity("bearerAuth")
+        operation.answerProblem(.unauthorized, "Not authenticated")
+    }
+}
+
+/// `?limit=&offset=` with bounds, shared by list routes: `Depends<Pagination>`.
+public struct Pagination: Dependency {
+    /// The query parameters it reads.
+    @Model
+    public struct Parameters {
+        @Field(description: "Items per page", ge: 1, le: 500) public var limit: Int = 50
+        @Field(description: "Items to skip", ge: 0) public var offset: Int = 0
+    }
+
+    public static func resolve(in scope: RequestScope) async throws -> Parameters {
+        try await scope.input(Query<Parameters>.self).value
+    }
+
+    public static func document(_ operation: inout OperationDescription) {
+        Query<Parameters>.document(&operation)
+    }
+}
