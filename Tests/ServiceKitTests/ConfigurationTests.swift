@@ -16,6 +16,8 @@ import Testing
         #expect(configuration.logLevel == .info)
         #expect(configuration.maxBodyBytes == 1 << 20)
         #expect(configuration.maxUploadBytes == 10 << 20)
+        #expect(configuration.uploadSpoolBytes == 1 << 20)
+        #expect(configuration.docsAssets == .default)
         #expect(configuration.rateLimit == nil)
     }
 
@@ -33,7 +35,8 @@ import Testing
         ("LOG_LEVEL", "loud"),
         ("SHUTDOWN_DELAY", "soon"), ("SHUTDOWN_DELAY", "-2s"), ("SHUTDOWN_TIMEOUT", "5 parsecs"),
         ("REQUEST_TIMEOUT", "abc"),
-        ("MAX_BODY_BYTES", "0"), ("MAX_UPLOAD_BYTES", "lots"),
+        ("MAX_BODY_BYTES", "0"), ("MAX_UPLOAD_BYTES", "lots"), ("UPLOAD_SPOOL_BYTES", "0"), ("UPLOAD_SPOOL_BYTES", "1MiB"),
+        ("DOCS_SWAGGER_JS_URL", "cdn/swagger.js"), ("DOCS_SWAGGER_CSS_URL", "file:///ui.css"), ("DOCS_REDOC_JS_URL", "redoc"),
         ("USERS_URL", "not a url"), ("CATALOG_URL", "ftp://catalog"), ("ORDERS_URL", "http://"),
         ("RATE_LIMIT_RPS", "fast"), ("RATE_LIMIT_BURST", "3"), ("PEER_TIMEOUT", "never"), ("BCRYPT_COST", "99"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"), ("ACCESS_LOG", "sometimes"),
@@ -42,6 +45,16 @@ import Testing
         let error = #expect(throws: ConfigurationError.self) { try load([variable: value]) }
         #expect(error?.variable == variable)
         #expect(error?.description.contains(variable) == true)
+    }
+
+    @Test func theSpoolThresholdAndTheDocsAssetsAreReadFromTheEnvironment() throws {
+        let configuration = try load([
+            "UPLOAD_SPOOL_BYTES": "65536", "DOCS_SWAGGER_JS_URL": "https://mirror/s.js",
+            "DOCS_SWAGGER_CSS_URL": "https://mirror/s.css", "DOCS_REDOC_JS_URL": "https://mirror/r.js",
+        ])
+        #expect(configuration.uploadSpoolBytes == 65536)
+        #expect(configuration.docsAssets == DocsAssets(swaggerJS: "https://mirror/s.js", swaggerCSS: "https://mirror/s.css", redocJS: "https://mirror/r.js"))
+        #expect(configuration.maskedEnvironment["UPLOAD_SPOOL_BYTES"] == "65536")
     }
 
     @Test func theErrorLineShowsNoPasswordOfABadDatabaseURL() throws {

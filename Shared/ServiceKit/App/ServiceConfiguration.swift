@@ -30,6 +30,9 @@ public struct ServiceConfiguration: Sendable {
     public var maxBodyBytes: Int
     /// `MAX_UPLOAD_BYTES`, default 10 MiB: the largest multipart upload.
     public var maxUploadBytes: Int
+    /// `UPLOAD_SPOOL_BYTES`, default 1 MiB: uploaded files larger than this are streamed to a
+    /// temporary file instead of kept in memory.
+    public var uploadSpoolBytes: Int = 1 << 20
     /// `PEER_TIMEOUT`, default 5s: the budget of one call to a peer service.
     public var peerTimeout: Duration
     /// `DATA_DIR`, default `.data`: where uploads and SQLite files live.
@@ -122,6 +125,7 @@ public struct ServiceConfiguration: Sendable {
             environment: env.values.filter { Self.isServiceVariable($0.key) }
         )
         configuration.accessLog = accessLog
+        configuration.uploadSpoolBytes = try env.bytes("UPLOAD_SPOOL_BYTES", default: 1 << 20)
         configuration.docsAssets = DocsAssets(
             swaggerJS: try env.httpURL("DOCS_SWAGGER_JS_URL")?.absoluteString ?? DocsAssets.default.swaggerJS,
             swaggerCSS: try env.httpURL("DOCS_SWAGGER_CSS_URL")?.absoluteString ?? DocsAssets.default.swaggerCSS,
@@ -142,7 +146,7 @@ public struct ServiceConfiguration: Sendable {
 
     static let knownVariables: Set<String> = [
         "HOST", "PORT", "ADMIN_PORT", "DATABASE_URL", "LOG_LEVEL", "SHUTDOWN_DELAY", "SHUTDOWN_TIMEOUT",
-        "REQUEST_TIMEOUT", "PEER_TIMEOUT", "MAX_BODY_BYTES", "MAX_UPLOAD_BYTES", "DATA_DIR", "RATE_LIMIT_RPS",
+        "REQUEST_TIMEOUT", "PEER_TIMEOUT", "MAX_BODY_BYTES", "MAX_UPLOAD_BYTES", "UPLOAD_SPOOL_BYTES", "DATA_DIR", "RATE_LIMIT_RPS",
         "RATE_LIMIT_BURST", "JWT_PRIVATE_KEY_FILE", "JWT_PRIVATE_KEY", "JWT_ISSUER", "JWT_AUDIENCE", "BCRYPT_COST",
         "OTEL_EXPORTER_OTLP_ENDPOINT", "SERVICE_VERSION", "DOCS_SWAGGER_JS_URL", "DOCS_SWAGGER_CSS_URL", "DOCS_REDOC_JS_URL", "ACCESS_LOG", "GIT_REVISION", "BUILD_DATE",
     ]

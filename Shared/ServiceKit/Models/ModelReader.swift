@@ -59,13 +59,24 @@ public struct ModelReader {
 /// Values are presented to fields as JSON strings (or arrays of them for array fields).
 public struct TextFields: Sendable {
     var pairs: [(String, String)]
-    /// Files of a multipart form, by field name, presented to `UploadedFile` fields.
-    var files: [(String, UploadedFile)] = []
+    /// Files of a multipart form by field name, as the tokens `UploadedFile` fields claim them with.
+    private(set) var files: [(key: String, token: JSONValue)] = []
 
     public init(_ pairs: [(String, String)]) { self.pairs = pairs }
 
+    /// A multipart form's text fields and files; the files stay registered until `withdrawFiles()`.
+    init(_ pairs: [(String, String)], files: [(String, UploadedFile)]) {
+        self.pairs = pairs
+        self.files = files.map { (key: $0.0, token: UploadedFile.register($0.1)) }
+    }
+
+    /// Forgets every file no field claimed; call it once the model has been read.
+    func withdrawFiles() {
+        for file in files { UploadedFile.withdraw(file.token) }
+    }
+
     func value(_ key: String, repeated: Bool) -> JSONValue? {
-        let fileValues = files.filter { $0.0 == key }.map { UploadedFile.token(for: $0.1) }
+        let fileValues = files.filter { $0.key == key }.map(\.token)
         let values = pairs.filter { $0.0 == key }.map { JSONValue.string($0.1) } + fileValues
         if repeated { return values.isEmpty ? nil : .array(values) }
         return values.last

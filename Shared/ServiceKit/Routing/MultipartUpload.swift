@@ -5,7 +5,7 @@ import NIOPosix
 import Synchronization
 
 /// A file received through a multipart form: in memory when small, in a temporary file above
-/// `FleetContext.uploadSpoolBytes`. Temporary files are deleted after the response unless saved.
+/// `UPLOAD_SPOOL_BYTES`. Temporary files are deleted after the response unless saved.
 public struct UploadedFile: Sendable, Equatable {
     /// The client's file name, reduced to its last path component.
     public var filename: String
@@ -51,11 +51,24 @@ extension UploadedFile: FieldValue {
     private static let registry = Mutex<[Int: UploadedFile]>([:])
     private static let counter = Atomic<Int>(0)
 
-    /// Presents `file` to a model reader as a JSON value only this process can produce.
-    static func token(for file: UploadedFile) -> JSONValue {
+    /// Presents `file` to a model reader as a JSON value only this process can produce; it stays
+    /// registered until an `UploadedFile` field claims it or `withdraw` forgets it.
+    static func register(_ file: UploadedFile) -> JSONValue {
         let id = counter.wrappingAdd(1, ordering: .relaxed).newValue
         registry.withLock { $0[id] = file }
         return .object([marker: .int(id)])
+    }
+
+    /// Forgets the file behind `token` if no field claimed it (a file sent under a text field, or
+    /// the first of two under one key): otherwise its bytes would stay in memory for good.
+    static func withdraw(_ token: JSONValue) {
+        guard case .object(let object) = token, case .int(let id)? = object[marker] else { return }
+        _ = registry.withLock { $0.removeValue(forKey: id) }
+    }
+
+    /// The files registered and neither claimed nor withdrawn (tests look for leaks with it).
+    static func registeredFiles() -> [UploadedFile] {
+        registry.withLock { Array($0.values) }
     }
 
     public static func read(_ value: JSONValue, at loc: [ValidationIssue.Location], rules: FieldRules<UploadedFile>, issues: inout IssueCollector) -> UploadedFile? {
@@ -112,7 +125,9 @@ enum MultipartForm {
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
             throw HTTPProblem.contentTooLarge
         }
-        let state = PartCollector(spoolAbove: context.uploadSpoolBytes, textLimit: context.maxBodyBytes, directory: context.uploadDirectory)
+        // The service's UPLOAD_SPOOL_BYTES, read here rather than on every request of every route.
+        let spoolAbove = (try? scope.registered(ServiceConfiguration.self))?.uploadSpoolBytes ?? context.uploadSpoolBytes
+        let state = PartCollector(spoolAbove: spoolAbove, textLimit: context.maxBodyBytes, directory: context.uploadDirectory)
         scope.onCleanup { _ in await state.discardFiles() }
         let parser = MultipartParser(boundary: boundary)
         parser.onHeader = { name, value in state.header(name, value) }
@@ -131,9 +146,7 @@ enum MultipartForm {
             try await state.flush()
         }
         try await state.finish()
-        var fields = TextFields(state.texts)
-        fields.files = state.files.map { ($0.field, $0.file) }
-        return fields
+        return TextFields(state.texts, files: state.files.map { ($0.field, $0.file) })
     }
 
     static func boundary(from contentType: String) -> String? {

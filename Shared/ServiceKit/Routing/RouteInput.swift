@@ -26,6 +26,7 @@ func readModel<M: Model>(_ type: M.Type, from fields: TextFields, location: Stri
     var reader = ModelReader(text: fields, at: [.key(location)])
     reader.headerStyle = keyStyle == .header
     let model = try? M(from: &reader)
+    fields.withdrawFiles()
     scope.record(reader.issues.issues)
     return model
 }
