@@ -32,7 +32,10 @@ import Testing
                 #expect(read["operationId"] as? String == "get_items_id")
                 #expect(read["tags"] as? [String] == ["items"])
                 let responses = try #require(read["responses"] as? [String: Any])
-                #expect(Set(responses.keys) == ["200", "404", "422"])
+                #expect(Set(responses.keys) == ["200", "304", "404", "422"])
+                let notModified = try #require(responses["304"] as? [String: Any])
+                #expect((notModified["description"] as? String)?.contains("If-None-Match") == true)
+                #expect(notModified["content"] == nil, "a 304 has no body")
                 let parameters = try #require(read["parameters"] as? [[String: Any]])
                 #expect(parameters.map { "\($0["in"]!):\($0["name"]!):\(($0["required"] as? Bool) ?? false)" }.sorted() == ["header:if-none-match:false", "path:id:true"])
                 let reserve = try #require(paths["/items/{id}/reserve"]?["post"] as? [String: Any])
@@ -53,6 +56,55 @@ import Testing
                     #expect(html.status == .ok)
                     #expect(String(buffer: html.body).contains("/openapi.json"))
                 }
+            }
+        }
+    }
+
+    @Test func everyOperationCarriesItsSummaryAndDescription() async throws {
+        try await InProcessService.with(CatalogService.definition) { service in
+            try await service.api { client async throws in
+                let response = try await client.execute(uri: "/openapi.json", method: .get)
+                let document = try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
+                let paths = try #require(document["paths"] as? [String: [String: [String: Any]]])
+                var summaries: [String: String] = [:]
+                var descriptions: [String: String] = [:]
+                for (path, operations) in paths {
+                    for (method, operation) in operations {
+                        summaries["\(method) \(path)"] = operation["summary"] as? String
+                        descriptions["\(method) \(path)"] = operation["description"] as? String
+                    }
+                }
+                #expect(summaries == [
+                    "post /items": "Create an item",
+                    "get /items": "List items",
+                    "get /items/{id}": "Read an item",
+                    "patch /items/{id}": "Change some fields of an item",
+                    "delete /items/{id}": "Delete an item",
+                    "post /items/{id}/reserve": "Reserve stock",
+                    "post /items/{id}/image": "Upload the item's image",
+                ])
+                #expect(descriptions == [
+                    "get /items": "Filters by words (`q`) and tags, newest last.",
+                    "get /items/{id}": "Answers 304 when `If-None-Match` names the current ETag.",
+                    "post /items/{id}/reserve": "Used by orders; atomic, 409 when the stock is short.",
+                ])
+            }
+        }
+    }
+
+    @Test func listingDocumentsPaginationFromTheSharedDependency() async throws {
+        try await InProcessService.with(CatalogService.definition) { service in
+            try await service.api { client async throws in
+                let response = try await client.execute(uri: "/openapi.json", method: .get)
+                let document = try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
+                let list = try #require((document["paths"] as? [String: [String: [String: Any]]])?["/items"]?["get"])
+                let parameters = try #require(list["parameters"] as? [[String: Any]])
+                #expect(parameters.map { $0["name"] as? String } == ["q", "tag", "limit", "offset"])
+                let limit = try #require(parameters.first { $0["name"] as? String == "limit" }?["schema"] as? [String: Any])
+                #expect(limit["default"] as? Int == 50)
+                #expect(limit["minimum"] as? Int == 1)
+                #expect(limit["maximum"] as? Int == 500)
+                #expect(list["tags"] as? [String] == ["items"])
             }
         }
     }

@@ -58,6 +58,29 @@ import Testing
         }
     }
 
+    @Test func theHiddenVersionIsNeverSerialisedInAnyAnswer() async throws {
+        try await InProcessService.with(CatalogService.definition) { service in
+            try await service.api { client async throws in
+                let declared: Set<String> = ["id", "name", "price", "description", "tags", "stock", "created_at", "updated_at"]
+                let created = try await create(client, #"{"name": "Vase", "price": 12, "version": 99}"#)
+                let id = try #require(created["id"] as? Int)
+                let patched = try await client.execute(uri: "/items/\(id)", method: .patch, headers: Self.json, body: ByteBuffer(string: #"{"stock": 4}"#))
+                let read = try await client.execute(uri: "/items/\(id)", method: .get)
+                let listed = try await client.execute(uri: "/items", method: .get)
+
+                #expect(read.headers[.eTag] == "\"item-\(id)-v2\"", "the version exists and was bumped by the PATCH")
+                #expect(Set(created.keys) == declared)
+                #expect(Set(try object(patched.body).keys) == declared)
+                #expect(Set(try object(read.body).keys) == declared)
+                let items = try #require(try object(listed.body)["items"] as? [[String: Any]])
+                #expect(items.map { Set($0.keys) } == [declared])
+                for body in [patched.body, read.body, listed.body] {
+                    #expect(!String(buffer: body).contains("version"))
+                }
+            }
+        }
+    }
+
     @Test func anUnknownItemIs404WithFastAPIsDetail() async throws {
         try await InProcessService.with(CatalogService.definition) { service in
             try await service.api { client async throws in

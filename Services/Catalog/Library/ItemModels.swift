@@ -44,13 +44,11 @@ public struct ItemPath {
     @Field(description: "The item's id") public var id: Int
 }
 
-/// `GET /items` filters.
+/// `GET /items` filters; `limit` and `offset` come from `Depends<Pagination>`.
 @Model
 public struct ItemFilter {
     @Field(description: "Words the name or description contains", maxLength: 100) public var q: String?
     @Field(description: "Tags the item has (all of them)", maxItems: 10) public var tag: [String] = []
-    @Field(ge: 1, le: 500) public var limit: Int = 50
-    @Field(ge: 0) public var offset: Int = 0
 }
 
 /// `If-None-Match`, read by `GET /items/{id}`.

@@ -6,16 +6,20 @@ import ServiceKit
 struct ItemRoutes: Sendable {
     static let notFound = HTTPProblem.notFound("Item not found")
     static let missing = DeclaredError(.notFound, "Item not found")
+    static let unchanged = DeclaredResponse(.notModified, "Not Modified: `If-None-Match` names the current ETag")
 
     func register(_ api: APIRouter) {
-        let router = api.group("", tags: ["items"])
+        let router = api.group("/items", tags: ["items"])
 
-        router.post("/items", status: .created, summary: "Create an item", errors: []) {
+        router.post("", status: .created, summary: "Create an item", errors: []) {
             (new: Body<ItemCreate>, store: Depends<ItemStore>) async throws -> Item in
             try await store.value.create(new.value)
         }
 
-        router.get("/items/{id}", summary: "Read an item", description: "Answers 304 when `If-None-Match` names the current ETag.", errors: [Self.missing]) {
+        router.get(
+            "/{id}", summary: "Read an item", description: "Answers 304 when `If-None-Match` names the current ETag.",
+            errors: [Self.missing], responses: [Self.unchanged]
+        ) {
             (path: Path<ItemPath>, condition: Header<Conditional>, store: Depends<ItemStore>) async throws -> Reply<Item> in
             guard let item = try await store.value.get(path.id) else { throw Self.notFound }
             if let wanted = condition.ifNoneMatch, Self.matches(wanted, etag: item.etag) {
@@ -24,19 +28,19 @@ struct ItemRoutes: Sendable {
             return Reply(item, headers: [.eTag: item.etag])
         }
 
-        router.get("/items", summary: "List items", description: "Filters by words (`q`) and tags, newest last.") {
-            (filter: Query<ItemFilter>, store: Depends<ItemStore>) async throws -> ItemPage in
-            let page = try await store.value.list(query: filter.q, tags: filter.tag, limit: filter.limit, offset: filter.offset)
-            return ItemPage(items: page.items, total: page.total, limit: filter.limit, offset: filter.offset)
+        router.get("", summary: "List items", description: "Filters by words (`q`) and tags, newest last.") {
+            (filter: Query<ItemFilter>, page: Depends<Pagination>, store: Depends<ItemStore>) async throws -> ItemPage in
+            let found = try await store.value.list(query: filter.q, tags: filter.tag, limit: page.limit, offset: page.offset)
+            return ItemPage(items: found.items, total: found.total, limit: page.limit, offset: page.offset)
         }
 
-        router.patch("/items/{id}", summary: "Change some fields of an item", errors: [Self.missing]) {
+        router.patch("/{id}", summary: "Change some fields of an item", errors: [Self.missing]) {
             (path: Path<ItemPath>, patch: Body<ItemPatch>, store: Depends<ItemStore>) async throws -> Item in
             guard let item = try await store.value.update(path.id, with: patch.value) else { throw Self.notFound }
             return item
         }
 
-        router.delete("/items/{id}", summary: "Delete an item", errors: [Self.missing]) {
+        router.delete("/{id}", summary: "Delete an item", errors: [Self.missing]) {
             (path: Path<ItemPath>, store: Depends<ItemStore>, images: Depends<ImageStore>) async throws -> NoContent in
             guard try await store.value.delete(path.id) else { throw Self.notFound }
             try? await images.value.remove(itemID: path.id)
@@ -44,7 +48,7 @@ struct ItemRoutes: Sendable {
         }
 
         router.post(
-            "/items/{id}/reserve", summary: "Reserve stock", description: "Used by orders; atomic, 409 when the stock is short.",
+            "/{id}/reserve", summary: "Reserve stock", description: "Used by orders; atomic, 409 when the stock is short.",
             errors: [Self.missing, DeclaredError(.conflict, "Insufficient stock")]
         ) { (path: Path<ItemPath>, reservation: Body<Reservation>, store: Depends<ItemStore>) async throws -> ReservationResult in
             let quantity = reservation.quantity
@@ -59,7 +63,7 @@ struct ItemRoutes: Sendable {
         }
 
         router.post(
-            "/items/{id}/image", status: .created, summary: "Upload the item's image",
+            "/{id}/image", status: .created, summary: "Upload the item's image",
             errors: [Self.missing, DeclaredError(.contentTooLarge, "Larger than MAX_UPLOAD_BYTES")]
         ) { (path: Path<ItemPath>, upload: Multipart<ImageUpload>, store: Depends<ItemStore>, images: Depends<ImageStore>) async throws -> ImageInfo in
             guard try await store.value.get(path.id) != nil else { throw Self.notFound }

@@ -101,3 +101,15 @@ public struct DeclaredError: Sendable {
         self.description = description
     }
 }
+
+/// Another answer a route declares in its documentation, without a body: `.init(.notModified,
+/// "Not Modified")` for a conditional GET. FastAPI's `responses=`.
+public struct DeclaredResponse: Sendable {
+    public var status: HTTPResponse.Status
+    public var description: String
+
+    public init(_ status: HTTPResponse.Status, _ description: String) {
+        self.status = status
+        self.description = description
+    }
+}

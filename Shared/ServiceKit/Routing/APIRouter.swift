@@ -11,8 +11,9 @@ import Hummingbird
 /// ```
 ///
 /// Inputs are resolved in order and every problem is collected into one 422; the output type is
-/// what is serialised and documented. `group` nests routes under a prefix with tags and shared
-/// dependencies; `provide` registers service-wide values for `Depends`.
+/// what is serialised and documented. `errors` documents `{"detail"}` answers and `responses`
+/// other answers without a body (a 304, say). `group` nests routes under a prefix with tags and
+/// shared dependencies; `provide` registers service-wide values for `Depends`.
 public struct APIRouter {
     let router: Router<FleetContext>
     /// The routes declared so far.
@@ -54,46 +55,46 @@ public struct APIRouter {
     /// `GET`.
     public func get<each Input: RouteInput, Output: RouteOutput>(
         _ path: String, status: HTTPResponse.Status = .ok, summary: String? = nil, description: String? = nil,
-        operationID: String? = nil, errors: [DeclaredError] = [],
+        operationID: String? = nil, errors: [DeclaredError] = [], responses: [DeclaredResponse] = [],
         _ handler: @escaping @Sendable (repeat each Input) async throws -> Output
     ) {
-        add(.get, path, status: status, summary: summary, description: description, operationID: operationID, errors: errors, handler)
+        add(.get, path, status: status, summary: summary, description: description, operationID: operationID, errors: errors, responses: responses, handler)
     }
 
     /// `POST`.
     public func post<each Input: RouteInput, Output: RouteOutput>(
         _ path: String, status: HTTPResponse.Status = .ok, summary: String? = nil, description: String? = nil,
-        operationID: String? = nil, errors: [DeclaredError] = [],
+        operationID: String? = nil, errors: [DeclaredError] = [], responses: [DeclaredResponse] = [],
         _ handler: @escaping @Sendable (repeat each Input) async throws -> Output
     ) {
-        add(.post, path, status: status, summary: summary, description: description, operationID: operationID, errors: errors, handler)
+        add(.post, path, status: status, summary: summary, description: description, operationID: operationID, errors: errors, responses: responses, handler)
     }
 
     /// `PUT`.
     public func put<each Input: RouteInput, Output: RouteOutput>(
         _ path: String, status: HTTPResponse.Status = .ok, summary: String? = nil, description: String? = nil,
-        operationID: String? = nil, errors: [DeclaredError] = [],
+        operationID: String? = nil, errors: [DeclaredError] = [], responses: [DeclaredResponse] = [],
         _ handler: @escaping @Sendable (repeat each Input) async throws -> Output
     ) {
-        add(.put, path, status: status, summary: summary, description: description, operationID: operationID, errors: errors, handler)
+        add(.put, path, status: status, summary: summary, description: description, operationID: operationID, errors: errors, responses: responses, handler)
     }
 
     /// `PATCH`.
     public func patch<each Input: RouteInput, Output: RouteOutput>(
         _ path: String, status: HTTPResponse.Status = .ok, summary: String? = nil, description: String? = nil,
-        operationID: String? = nil, errors: [DeclaredError] = [],
+        operationID: String? = nil, errors: [DeclaredError] = [], responses: [DeclaredResponse] = [],
         _ handler: @escaping @Sendable (repeat each Input) async throws -> Output
     ) {
-        add(.patch, path, status: status, summary: summary, description: description, operationID: operationID, errors: errors, handler)
+        add(.patch, path, status: status, summary: summary, description: description, operationID: operationID, errors: errors, responses: responses, handler)
     }
 
     /// `DELETE`; return `NoContent()` for 204.
     public func delete<each Input: RouteInput, Output: RouteOutput>(
         _ path: String, status: HTTPResponse.Status = .noContent, summary: String? = nil, description: String? = nil,
-        operationID: String? = nil, errors: [DeclaredError] = [],
+        operationID: String? = nil, errors: [DeclaredError] = [], responses: [DeclaredResponse] = [],
         _ handler: @escaping @Sendable (repeat each Input) async throws -> Output
     ) {
-        add(.delete, path, status: status, summary: summary, description: description, operationID: operationID, errors: errors, handler)
+        add(.delete, path, status: status, summary: summary, description: description, operationID: operationID, errors: errors, responses: responses, handler)
     }
 
     /// A route whose handler builds the whole response, kept out of the document (admin endpoints,
@@ -105,7 +106,7 @@ public struct APIRouter {
 
     private func add<each Input: RouteInput, Output: RouteOutput>(
         _ method: HTTPRequest.Method, _ path: String, status: HTTPResponse.Status, summary: String?, description: String?,
-        operationID: String?, errors: [DeclaredError],
+        operationID: String?, errors: [DeclaredError], responses: [DeclaredResponse],
         _ handler: @escaping @Sendable (repeat each Input) async throws -> Output
     ) {
         let full = prefix + path
@@ -118,6 +119,7 @@ public struct APIRouter {
         Output.document(status: status, &operation)
         if operation.readsInput { operation.answerValidationError() }
         for error in errors { operation.answerProblem(error.status, error.description) }
+        for response in responses { operation.answer(response.status, response.description, schema: nil) }
         table.add(method: method, path: full, operation: operation)
 
         let environment = self.environment
