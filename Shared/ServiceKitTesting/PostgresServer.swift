@@ -133,6 +133,6 @@ public enum Command {
         case .exited(let code): status = Int32(code)
         case .signaled(let signal): status = 128 + Int32(signal)
         }
-        return Result(status: status, output: (result.standardOutput ?? "") + (result.standardError ?? ""))
+        return Result(status: status, output: result.standardOutput + result.standardError)
     }
 }
