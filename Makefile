@@ -22,7 +22,9 @@ run: build ## Run the fleet locally on SQLite; Ctrl-C stops it
 
 test: test-deps ## Build once and run the whole suite, system tests included
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --skip ClientLoadTests
+	@# Load tests measure the process (RSS, sockets, threads): alone, after the rest.
+	$(SWIFT) test --skip-build --filter ClientLoadTests
 
 bench: ## Side-by-side benchmark (release; QUICK=1 for a short run) into Benchmarks/RESULTS.md
 	QUICK=$(QUICK) Benchmarks/bench.sh

@@ -73,6 +73,7 @@ let package = Package(
             name: "ServiceKit",
             dependencies: [
                 "ServiceKitMacros",
+                "CurlHTTP",
                 .product(name: "OpenAPIKit", package: "OpenAPIKit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

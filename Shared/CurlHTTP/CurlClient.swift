@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOFileSystem
 import ServiceLifecycle
+import Synchronization
 import W3CTraceContext
 
 /// An async HTTP client on one libcurl multi handle, driven by one thread of its own.
@@ -14,19 +15,23 @@ import W3CTraceContext
 public final class CurlClient: Service, Sendable {
     /// How the client was set up.
     public let configuration: ClientConfiguration
-    let driver: MultiDriver
+    /// Made on first use, so a service with no peers pays for neither libcurl nor a thread.
+    private let lazyDriver = Mutex<LazyDriver>(.notStarted)
     private let breakers: CircuitBreakers
     private let budget: RetryBudget
     private let metrics: ClientMetrics
 
-    /// Starts the driver thread; no connection is made until the first request.
+    private enum LazyDriver {
+        case notStarted
+        case running(MultiDriver)
+        case stopped
+    }
+
+    /// A client; its thread and multi handle start with the first request.
     public init(configuration: ClientConfiguration = ClientConfiguration()) {
         self.configuration = configuration
         let metrics = ClientMetrics(factory: configuration.metricsFactory)
         self.metrics = metrics
-        self.driver = MultiDriver(
-            threadName: configuration.threadName, maxConnections: configuration.maxIdleConnections,
-            maxIdleHandles: 64, multiplex: configuration.httpVersion != .http1)
         self.breakers = CircuitBreakers(policy: configuration.circuitBreaker) { peer, state in
             metrics.circuit(peer: peer, state: state)
         }
@@ -49,20 +54,41 @@ public final class CurlClient: Service, Sendable {
         }
     }
 
+    /// The running driver, started on first use; nil once the client is shut down.
+    private var driver: MultiDriver? {
+        lazyDriver.withLock { state in
+            switch state {
+            case .running(let driver): return driver
+            case .stopped: return nil
+            case .notStarted:
+                let driver = MultiDriver(
+                    threadName: configuration.threadName, maxConnections: configuration.maxIdleConnections,
+                    maxIdleHandles: 64, multiplex: configuration.httpVersion != .http1)
+                state = .running(driver)
+                return driver
+            }
+        }
+    }
+
     /// Serves until graceful shutdown, then waits for in-flight calls and frees everything.
     /// Cancelled instead, it aborts what is in flight.
     public func run() async throws {
         try? await gracefulShutdown()
-        if Task.isCancelled {
-            await driver.stop(abort: .shutdown)
-        } else {
-            await driver.stop(abort: nil)
-        }
+        await stop(abort: Task.isCancelled ? .shutdown : nil)
     }
 
     /// Takes no new requests, lets in-flight ones finish, then stops the thread and frees handles.
     public func shutdown() async {
-        await driver.stop(abort: nil)
+        await stop(abort: nil)
+    }
+
+    private func stop(abort: CurlHTTPError?) async {
+        let running = lazyDriver.withLock { state -> MultiDriver? in
+            defer { state = .stopped }
+            if case .running(let driver) = state { return driver }
+            return nil
+        }
+        await running?.stop(abort: abort)
     }
 
     /// What the client holds right now, for tests and `/debug/vars`.
@@ -75,7 +101,11 @@ public final class CurlClient: Service, Sendable {
 
     /// Handles and transfers alive now.
     public var statistics: Statistics {
-        Statistics(liveHandles: driver.liveHandles.load(ordering: .relaxed), inFlight: driver.inFlight.load(ordering: .relaxed))
+        let running = lazyDriver.withLock { state -> MultiDriver? in
+            if case .running(let driver) = state { return driver }
+            return nil
+        }
+        return Statistics(liveHandles: running?.liveHandles.load(ordering: .relaxed) ?? 0, inFlight: running?.inFlight.load(ordering: .relaxed) ?? 0)
     }
 
     /// The state of a peer's circuit breaker.
@@ -187,6 +217,7 @@ public final class CurlClient: Service, Sendable {
             }
             uploadLength = info.size
         }
+        guard let driver else { throw CurlHTTPError(.shutdown, "\(request.url): the client is shut down") }
         guard let easy = driver.makeHandle() else {
             throw CurlHTTPError(.transport(Int32(CURLE_OUT_OF_MEMORY.rawValue)), "curl_easy_init failed")
         }

@@ -53,8 +53,9 @@ public struct InProcessService: Sendable {
         return try await app.test(.router, test)
     }
 
-    /// Closes the database and removes the data folder.
+    /// Stops the peer client, closes the database and removes the data folder.
     public func close() async {
+        await runtime.peers.client.shutdown()
         try? await runtime.database.close()
         try? FileManager.default.removeItem(atPath: directory)
     }

@@ -15,31 +15,6 @@ import W3CTraceContext
         return configuration
     }
 
-    @Test func aThousandRequestsWith64InFlightAllGetTheirOwnAnswer() async throws {
-        try await withTestServer { base, ledger in
-            try await CurlClient.withClient(configuration: configuration("curl-thousand")) { client in
-                let answers = try await withThrowingTaskGroup(of: (Int, String).self) { group in
-                    var answers: [Int: String] = [:]
-                    for n in 0..<1000 {
-                        if n >= 64, let (index, text) = try await group.next() { answers[index] = text }
-                        group.addTask {
-                            let response = try await client.execute(ClientRequest(url: "\(base)/echo/\(n)"))
-                            let body = try await response.body.collect(upTo: 1024)
-                            return (n, String(buffer: body))
-                        }
-                    }
-                    for try await (index, text) in group { answers[index] = text }
-                    return answers
-                }
-                #expect(answers.count == 1000)
-                #expect(answers.allSatisfy { String($0.key) == $0.value })
-                #expect(ledger.hits.load(ordering: .relaxed) == 1000)
-                let connections = ledger.ports.withLock { $0.count }
-                #expect(connections <= 64, "at most one connection per request in flight, reused after")
-            }
-        }
-    }
-
     @Test func sequentialRequestsReuseOneConnection() async throws {
         try await withTestServer { base, ledger in
             try await CurlClient.withClient(configuration: configuration("curl-reuse")) { client in

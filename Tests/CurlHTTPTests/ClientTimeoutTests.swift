@@ -1,5 +1,6 @@
 import CurlHTTP
 import Foundation
+import ServiceKitTesting
 import Testing
 
 /// Timeouts, deadlines, cancellation and refused connections.
@@ -53,7 +54,7 @@ import Testing
     }
 
     @Test func aRefusedConnectionIsATypedError() async throws {
-        let port = try closedPort()
+        let port = try FreePort.next()
         try await CurlClient.withClient(configuration: configuration("curl-refused")) { client in
             let error = await #expect(throws: CurlHTTPError.self) {
                 _ = try await client.execute(ClientRequest(url: "http://127.0.0.1:\(port)/"))
@@ -73,7 +74,7 @@ import Testing
                 call.cancel()
                 await #expect(throws: CancellationError.self) { _ = try await call.value }
                 #expect(ContinuousClock.now - start < .seconds(2))
-                try await waitUntil { client.statistics.inFlight == 0 }
+                try await waitUntil("no transfer left in flight") { client.statistics.inFlight == 0 }
             }
         }
     }
@@ -85,7 +86,7 @@ import Testing
                     let response = try await client.execute(ClientRequest(url: "\(base)/bytes/\(20 << 20)"))
                     #expect(response.status == .ok)
                 }
-                try await waitUntil { client.statistics.inFlight == 0 }
+                try await waitUntil("no transfer left in flight") { client.statistics.inFlight == 0 }
             }
         }
     }
@@ -99,11 +100,11 @@ import Testing
     }
 }
 
-/// Polls `condition` for up to two seconds: for effects that land on the driver thread.
-func waitUntil(_ condition: () -> Bool) async throws {
-    for _ in 0..<200 {
+/// Polls `condition` for up to five seconds: for effects that land on the driver thread.
+func waitUntil(_ what: Comment, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () -> Bool) async throws {
+    for _ in 0..<500 {
         if condition() { return }
         try await Task.sleep(for: .milliseconds(10))
     }
-    #expect(condition())
+    #expect(condition(), what, sourceLocation: sourceLocation)
 }

@@ -2,9 +2,11 @@ import CurlHTTP
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdTesting
+import Logging
 import NIOCore
 import NIOPosix
+import ServiceKitTesting
+import ServiceLifecycle
 import Synchronization
 
 /// A request context that remembers the client's port, so tests can count connections.
@@ -98,10 +100,27 @@ func withTestServer(_ body: @Sendable (_ baseURL: String, _ ledger: ServerLedger
         for try await chunk in request.body { total += chunk.readableBytes }
         return String(total)
     }
-    let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-    try await app.test(.live) { client in
-        guard let port = client.port else { throw CurlHTTPError.invalidURL }
-        try await body("http://127.0.0.1:\(port)", ledger)
+    // A plain server, not HummingbirdTesting's live framework: that one keeps a connection of its
+    // own open to the server, which would blur the connection counts these tests rely on.
+    let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+    var logger = Logger(label: "test-server")
+    logger.logLevel = .warning
+    let app = Application(
+        router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+        onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
+    let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: logger)
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw CurlHTTPError.connectionRefused }
+        do {
+            try await body("http://127.0.0.1:\(port)", ledger)
+        } catch {
+            await group.triggerGracefulShutdown()
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        try await tasks.waitForAll()
     }
 }
 
@@ -166,24 +185,6 @@ private final class CloseOnRead: ChannelInboundHandler, Sendable {
     }
 }
 
-/// A port on which nothing listens: bound then closed, so a connect is refused.
-func closedPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-    }
-    _ = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
 /// This process's resident memory, from /proc/self/statm.
 func residentBytes() -> Int {
     guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
@@ -212,7 +213,7 @@ func socketsConnected(toPort port: Int) -> Int {
     let hexPort = String(format: ":%04X", port)
     var count = 0
     for table in ["/proc/self/net/tcp", "/proc/self/net/tcp6"] {
-        guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+        guard let text = procFile(table) else { continue }
         for line in text.split(separator: "\n").dropFirst() {
             let columns = line.split(separator: " ", omittingEmptySubsequences: true)
             guard columns.count > 9, columns[2].hasSuffix(hexPort), inodes.contains(String(columns[9])) else { continue }
@@ -220,4 +221,13 @@ func socketsConnected(toPort port: Int) -> Int {
         }
     }
     return count
+}
+
+/// The whole of a /proc file. They report size 0 and are produced a page at a time, so read until
+/// the end rather than trusting a single read.
+func procFile(_ path: String) -> String? {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+    defer { try? handle.close() }
+    guard let data = try? handle.readToEnd() else { return nil }
+    return String(decoding: data, as: UTF8.self)
 }

@@ -45,4 +45,6 @@ public struct ServiceDependencies: Sendable {
     public let background: BackgroundTasks
     /// The metrics registry, for service-specific metrics.
     public let metrics: ServiceMetrics
+    /// The service's peers, through its one HTTP client.
+    public let peers: Peers
 }

@@ -1,6 +1,8 @@
+import CurlHTTP
 import Foundation
 import Hummingbird
 import Logging
+import Prometheus
 import ServiceLifecycle
 
 /// One service assembled: its dependencies, routers and long-running parts. `ServiceMain` runs it
@@ -24,6 +26,8 @@ public final class ServiceRuntime: Sendable {
     public let background: BackgroundTasks
     /// Every route declared on the API router.
     public let routes = RouteTable()
+    /// The peers, called through one CurlHTTP client whose metrics join the service's registry.
+    public let peers: Peers
     /// Opens the database and registers the readiness checks; nothing runs until `makeServices()`.
     public init(definition: ServiceDefinition, configuration: ServiceConfiguration, logger: Logger, logLevels: LogLevels) throws {
         self.definition = definition
@@ -34,6 +38,12 @@ public final class ServiceRuntime: Sendable {
         self.probes = Probes()
         self.database = try Database.open(configuration.database, logger: logger)
         self.background = BackgroundTasks(logger: logger, registry: metrics.registry)
+        var client = ClientConfiguration()
+        client.timeout = configuration.peerTimeout
+        client.logger = logger
+        client.metricsFactory = PrometheusMetricsFactory(registry: metrics.registry)
+        client.threadName = "curl-\(definition.name)"
+        self.peers = Peers(client: CurlClient(configuration: client), urls: configuration.peers)
         let database = self.database
         probes.register(HealthCheck("database") { try await database.ping() })
         for check in definition.readinessChecks(dependencies) { probes.register(check) }
@@ -41,7 +51,7 @@ public final class ServiceRuntime: Sendable {
 
     /// What routes receive.
     public var dependencies: ServiceDependencies {
-        ServiceDependencies(configuration: configuration, database: database, logger: logger, background: background, metrics: metrics)
+        ServiceDependencies(configuration: configuration, database: database, logger: logger, background: background, metrics: metrics, peers: peers)
     }
 
     /// Applies pending migrations, then opens readiness.
@@ -53,7 +63,8 @@ public final class ServiceRuntime: Sendable {
     /// The API router: the service's routes behind identity, observability and error middleware.
     public func makeAPIRouter(overrides: DependencyOverrides = DependencyOverrides()) throws -> Router<FleetContext> {
         let router = Router(context: FleetContext.self, options: [.autoGenerateHeadEndpoints])
-        router.add(middleware: RequestIdentityMiddleware(maxBodyBytes: configuration.maxBodyBytes, maxUploadBytes: configuration.maxUploadBytes))
+        router.add(middleware: RequestIdentityMiddleware(
+            maxBodyBytes: configuration.maxBodyBytes, maxUploadBytes: configuration.maxUploadBytes, requestTimeout: configuration.requestTimeout))
         router.add(middleware: ObservabilityMiddleware(metrics: metrics, accessLog: configuration.accessLog))
         router.add(middleware: ErrorMiddleware(routes: routes))
         if let limit = configuration.rateLimit {
@@ -66,6 +77,7 @@ public final class ServiceRuntime: Sendable {
         api.provide(database)
         api.provide(configuration)
         api.provide(background)
+        api.provide(peers)
         DocsRoutes.register(api, title: configuration.serviceName, version: configuration.build.version, assets: configuration.docsAssets)
         try definition.routes(api, dependencies)
         return router
@@ -83,7 +95,7 @@ public final class ServiceRuntime: Sendable {
 
     /// Every long-running part in start order; `ServiceGroup` stops them in reverse: first the
     /// shutdown delay (readiness fails at once), then the API server drains, then background tasks,
-    /// the admin server and finally the database.
+    /// the admin server, the peer client (once nothing can call a peer) and finally the database.
     public func makeServices() throws -> [any Service] {
         let api = Application(
             router: try makeAPIRouter(),
@@ -97,6 +109,7 @@ public final class ServiceRuntime: Sendable {
         )
         return [
             DatabaseCloser(database: database, logger: logger),
+            peers.client,
             admin,
             background,
             MigratingServer(runtime: self, server: api),

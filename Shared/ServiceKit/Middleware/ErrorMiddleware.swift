@@ -1,3 +1,4 @@
+import CurlHTTP
 import Foundation
 import Hummingbird
 import Logging
@@ -34,6 +35,10 @@ public struct ErrorMiddleware: RouterMiddleware {
                 return Self.render(HTTPProblem.contentTooLarge)
             }
             return Self.render(HTTPProblem(error.status, detail: error.body ?? error.status.reasonPhrase, headers: error.headers))
+        } catch let error as CurlHTTPError {
+            // A peer that failed is the gateway's problem to report, not an internal error.
+            context.logger.warning("peer call failed", metadata: ["error": .string(error.description), "error_type": .string(error.kind)])
+            return Self.render(Self.problem(for: error))
         } catch let error as any HTTPResponseError where error.status.code < 500 {
             return Self.render(HTTPProblem(error.status))
         } catch {
@@ -41,6 +46,16 @@ public struct ErrorMiddleware: RouterMiddleware {
                 "error": .string(String(describing: error)), "error_type": .string(String(reflecting: type(of: error))),
             ])
             return Self.render(HTTPProblem(.internalServerError, detail: "Internal Server Error"))
+        }
+    }
+
+    /// 504 when a peer ran out of time, 503 when it cannot be reached or its circuit is open,
+    /// 502 when it answered something unusable.
+    static func problem(for error: CurlHTTPError) -> HTTPProblem {
+        switch error {
+        case .timeout, .connectTimeout: HTTPProblem(.gatewayTimeout, detail: "Upstream service timed out")
+        case .connectionRefused, .circuitOpen, .dnsFailure, .shutdown: HTTPProblem(.serviceUnavailable, detail: "Upstream service unavailable")
+        default: HTTPProblem(.badGateway, detail: "Upstream service failed")
         }
     }
 

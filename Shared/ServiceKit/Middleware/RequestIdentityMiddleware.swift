@@ -1,3 +1,4 @@
+import CurlHTTP
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -12,11 +13,14 @@ public struct RequestIdentityMiddleware: RouterMiddleware {
     public typealias Context = FleetContext
     let maxBodyBytes: Int
     let maxUploadBytes: Int
+    let requestTimeout: Duration?
 
-    /// The body limits are copied into every request's context.
-    public init(maxBodyBytes: Int, maxUploadBytes: Int) {
+    /// The body limits are copied into every request's context; `requestTimeout` becomes the
+    /// deadline that outgoing peer calls inherit.
+    public init(maxBodyBytes: Int, maxUploadBytes: Int, requestTimeout: Duration? = nil) {
         self.maxBodyBytes = maxBodyBytes
         self.maxUploadBytes = maxUploadBytes
+        self.requestTimeout = requestTimeout
     }
 
     public func handle(_ request: Request, context: FleetContext, next: (Request, FleetContext) async throws -> Response) async throws -> Response {
@@ -45,7 +49,11 @@ public struct RequestIdentityMiddleware: RouterMiddleware {
         if let route = context.endpointPath {
             context.logger[metadataKey: "route"] = .string(route)
         }
-        var response = try await next(request, context)
+        // Peer calls made while handling this request continue its trace and carry its id and budget.
+        let outbound = OutboundContext(trace: trace, requestID: requestID, deadline: requestTimeout.map { .now + $0 })
+        var response = try await OutboundContext.$current.withValue(outbound) {
+            try await next(request, context)
+        }
         response.headers[.requestID] = requestID
         return response
     }
