@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Fleet needs, when missing.
 #   scripts/deps.sh build   what `make run` needs (libcurl, zlib, SQLite headers, curl)
-#   scripts/deps.sh test    that plus PostgreSQL and Prometheus's promtool, for `make test`
+#   scripts/deps.sh test    that plus PostgreSQL, Prometheus's promtool and nghttpd (HTTP/2), for `make test`
 #   scripts/deps.sh bench   that plus wrk and Python's venv, for `make bench`
 # As root it runs apt-get; otherwise it prints the one command to run and fails.
 set -euo pipefail
 
 packages=(libcurl4-openssl-dev zlib1g-dev libsqlite3-dev curl)
 case "${1:-build}" in
-  test) packages+=(postgresql prometheus) ;;
+  test) packages+=(postgresql prometheus nghttp2-server openssl) ;;
   bench) packages+=(wrk python3-venv) ;;
 esac
 

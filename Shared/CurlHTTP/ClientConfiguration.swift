@@ -10,6 +10,7 @@ public struct ClientConfiguration: Sendable {
         /// HTTP/1.1 only.
         case http1
         /// HTTP/2 without TLS ("h2c" with prior knowledge), for peers known to speak it.
+        /// libcurl 7.88 (Debian 12) fails to reuse such connections: see docs/client.md.
         case http2PriorKnowledge
     }
 
@@ -25,6 +26,8 @@ public struct ClientConfiguration: Sendable {
     public var circuitBreaker: CircuitBreakerPolicy = CircuitBreakerPolicy()
     /// HTTP version negotiation.
     public var httpVersion: HTTPVersion = .automatic
+    /// A PEM bundle of the CAs that sign peers' certificates (an in-cluster CA); the system's when nil.
+    public var caCertificateFile: String?
     /// Idle connections kept for reuse, across all peers.
     public var maxIdleConnections: Int = 128
     /// Bytes of a streamed request body buffered ahead of the socket.

@@ -7,6 +7,8 @@ import NIOFileSystem
 public struct ClientResponse: Sendable {
     /// The final status (interim 1xx answers are skipped).
     public let status: HTTPResponse.Status
+    /// The HTTP version the answer came over: "1.0", "1.1", "2" or "3".
+    public let httpVersion: String
     /// The response's header fields.
     public let headers: HTTPFields
     /// The body, streamed with backpressure: libcurl stops reading the socket while it is not consumed.

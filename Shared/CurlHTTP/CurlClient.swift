@@ -268,7 +268,7 @@ public final class CurlClient: Service, Sendable {
             transfer.cancelled.store(true, ordering: .releasing)
             transfer.driver.cancel(transfer)
         }
-        return ClientResponse(status: head.status, headers: head.headers, body: head.body, peer: peer)
+        return ClientResponse(status: head.status, httpVersion: head.httpVersion, headers: head.headers, body: head.body, peer: peer)
     }
 
     private func makePipe(for transfer: Transfer) -> UploadPipe {
@@ -305,6 +305,8 @@ public final class CurlClient: Service, Sendable {
         easy.set(CURLOPT_NOSIGNAL, true)
         easy.set(CURLOPT_ERRORBUFFER, pointer: UnsafeMutableRawPointer(easy.errorBuffer))
         easy.set(CURLOPT_PROTOCOLS_STR, "http,https")
+        // Wait for an HTTP/2 connection being set up rather than open another beside it.
+        easy.set(CURLOPT_PIPEWAIT, true)
         easy.set(CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(configuration.connectTimeout))
         easy.set(CURLOPT_TIMEOUT_MS, Self.milliseconds(timeout))
         easy.set(CURLOPT_TCP_KEEPALIVE, true)
@@ -312,6 +314,9 @@ public final class CurlClient: Service, Sendable {
         case .automatic: easy.set(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
         case .http1: easy.set(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
         case .http2PriorKnowledge: easy.set(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE))
+        }
+        if let caFile = configuration.caCertificateFile {
+            easy.set(CURLOPT_CAINFO, caFile)
         }
         if request.headers[.acceptEncoding] == nil {
             // Empty means every encoding this libcurl decodes (gzip, deflate, br, zstd), decoded for us.

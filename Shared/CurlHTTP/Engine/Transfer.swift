@@ -6,6 +6,7 @@ import Synchronization
 /// The status and headers of a response, delivered as soon as the head is complete.
 struct ResponseHead: Sendable {
     let status: HTTPResponse.Status
+    let httpVersion: String
     let headers: HTTPFields
     let body: ResponseBody
 }
@@ -120,11 +121,21 @@ final class Transfer: @unchecked Sendable {
         bodySource = new.source
         let head = ResponseHead(
             status: HTTPResponse.Status(code: status),
+            httpVersion: Self.versionName(easy.info(CURLINFO_HTTP_VERSION)),
             headers: headers,
             body: ResponseBody(chunks: new.sequence)
         )
         headContinuation?.resume(returning: head)
         headContinuation = nil
+    }
+
+    private static func versionName(_ version: Int) -> String {
+        switch version {
+        case Int(CURL_HTTP_VERSION_1_0): "1.0"
+        case Int(CURL_HTTP_VERSION_2_0): "2"
+        case Int(CURL_HTTP_VERSION_3): "3"
+        default: "1.1"
+        }
     }
 
     private func received(_ buffer: UnsafeMutablePointer<CChar>?, _ count: Int) -> Int {
