@@ -180,6 +180,9 @@ final class MultiDriver: @unchecked Sendable {
                 // The write callback refused data because the body's consumer went away.
                 end(transfer, error: nil, cancelled: true)
                 continue
+            } else if result == CURLE_OPERATION_TIMEDOUT && transfer.easy.infoOffset(CURLINFO_CONNECT_TIME_T) == 0 {
+                // Timed out before any connection was made: the peer is unreachable, not slow.
+                error = CurlHTTPError(.connectTimeout, "\(transfer.url): no connection within the connect timeout")
             } else if result == CURLE_ABORTED_BY_CALLBACK && transfer.pipe != nil {
                 error = CurlHTTPError(.transport(Int32(result.rawValue)), "\(transfer.url): the request body failed")
             } else {
