@@ -2,7 +2,6 @@ import CurlHTTP
 import Foundation
 import Logging
 import ServiceKitTesting
-import ServiceKitTesting
 import Testing
 
 /// Timeouts, deadlines, cancellation and refused connections.
