@@ -82,13 +82,20 @@ public final class CurlClient: Service, Sendable {
         await stop(abort: nil)
     }
 
+    /// Stops the driver; if the waiting task is cancelled (the group's shutdown limit passed),
+    /// what is still in flight is aborted instead of awaited.
     private func stop(abort: CurlHTTPError?) async {
         let running = lazyDriver.withLock { state -> MultiDriver? in
             defer { state = .stopped }
             if case .running(let driver) = state { return driver }
             return nil
         }
-        await running?.stop(abort: abort)
+        guard let running else { return }
+        await withTaskCancellationHandler {
+            await running.stop(abort: abort)
+        } onCancel: {
+            running.abortInFlight(with: .shutdown)
+        }
     }
 
     /// What the client holds right now, for tests and `/debug/vars`.

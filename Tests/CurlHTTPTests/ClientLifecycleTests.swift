@@ -21,6 +21,24 @@ import Testing
         }
     }
 
+    @Test func aShutdownCutShortAbortsWhatIsStillInFlight() async throws {
+        try await withTestServer { base, _ in
+            var configuration = ClientConfiguration()
+            configuration.threadName = "curl-abort"
+            let client = CurlClient(configuration: configuration)
+            let start = ContinuousClock.now
+            let slow = Task { try await client.execute(ClientRequest(url: "\(base)/slow?ms=2000")) }
+            try await Task.sleep(for: .milliseconds(100))
+            let stopping = Task { await client.shutdown() }
+            try await Task.sleep(for: .milliseconds(100))
+            stopping.cancel()
+            await stopping.value
+            await #expect(throws: CurlHTTPError.shutdown) { _ = try await slow.value }
+            #expect(ContinuousClock.now - start < .milliseconds(1500), "aborted, not awaited")
+            try await waitUntil("the driver thread exited") { threads(named: "curl-abort") == 0 }
+        }
+    }
+
     @Test func asAServiceItStopsWithItsGroup() async throws {
         try await withTestServer { base, _ in
             var configuration = ClientConfiguration()

@@ -112,6 +112,17 @@ final class MultiDriver: @unchecked Sendable {
         }
     }
 
+    /// Escalates a graceful stop: what is still in flight fails with `error` now. Never waits.
+    func abortInFlight(with error: CurlHTTPError) {
+        queue.withLock { queue in
+            guard !queue.hasStopped else { return }
+            queue.accepting = false
+            queue.draining = true
+            queue.abortError = error
+            curl_multi_wakeup(multi)
+        }
+    }
+
     // MARK: - Driver thread
 
     private func run() {

@@ -70,10 +70,12 @@ final class UploadPipe: Sendable {
         if wake { wakeReader() }
     }
 
-    /// Ends the pipe from the transfer's side: a waiting producer is released with an error.
+    /// Ends the pipe: a waiting producer is released with an error, and a reader that has not seen
+    /// the end yet sees a failure, so libcurl aborts rather than waits for bytes that never come.
     func close() {
         let writer = state.withLock { state in
             state.closed = true
+            if !state.finished { state.failure = state.failure ?? CancellationError() }
             state.chunks.removeAll()
             state.buffered = 0
             defer { state.waitingWriter = nil }
