@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make bench: ServiceKit side by side with bare Hummingbird and FastAPI, in one run, on loopback.
+# make bench: ServiceKit side by side with bare Hummingbird and FastAPI, in one run, on loopback;
+# then CurlHTTP against AsyncHTTPClient as clients of one bare Hummingbird (Benchmarks/client).
 # QUICK=1 shortens every run. Writes Benchmarks/RESULTS.md and the raw outputs in Benchmarks/raw/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ raw=$root/Benchmarks/raw
 work=$(mktemp -d /tmp/fleet-bench-XXXXXX)
 rm -rf "$raw"; mkdir -p "$raw"
 
-ports=(18101 18201 18102 18202 18103 18104 18105 18106 18206 18107)
+ports=(18101 18201 18102 18202 18103 18104 18105 18106 18206 18107 18301)
 for p in "${ports[@]}"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
     echo "bench: port $p is in use; free it first" >&2; exit 1
@@ -29,8 +30,10 @@ echo "bench: building release binaries" >&2
 swift build -c release --product catalog >&2
 swift build -c release --product bench-servicekit >&2
 (cd Benchmarks/peers/bare-hummingbird && swift build -c release >&2)
+(cd Benchmarks/client && swift build -c release >&2)
 bin=$root/.build/release
 peer_bin=$root/Benchmarks/peers/bare-hummingbird/.build/release
+client_bin=$root/Benchmarks/client/.build/release
 
 pids=()
 cleanup() {
@@ -126,6 +129,14 @@ seed 18107
 load fastapi-catalog get 18107 /items/1 catalog_get.lua
 load fastapi-catalog create 18107 /items create.lua
 stop fastapi-catalog
+
+# The HTTP clients: one bare Hummingbird of their own, both clients in one client-bench process.
+start client-peer http://127.0.0.1:18301/hello env PORT=18301 "$peer_bin/bench-hummingbird"
+"$client_bin/client-bench" --url http://127.0.0.1:18301/hello --duration "$duration" --warmup "$warmup" \
+  --concurrency 1,16,64 --out "$raw" >/dev/null &
+pids+=("$!")
+wait "$!"
+stop client-peer
 
 "$venv/bin/python" Benchmarks/report.py "$raw" "$duration" "$connections" "$threads" >Benchmarks/RESULTS.md
 echo "bench: wrote Benchmarks/RESULTS.md" >&2
