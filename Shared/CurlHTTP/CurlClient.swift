@@ -379,11 +379,14 @@ public final class CurlClient: Service, Sendable {
         return max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
     }
 
-    /// host:port of a URL, the default name of a peer.
+    /// host:port of a URL, the default name of a peer. Sliced from the string: it runs on every
+    /// call without a peer name, and `URLComponents` showed up in the client's profile.
     static func peerName(of url: String) -> String {
-        guard let components = URLComponents(string: url), let host = components.host else { return "unknown" }
-        if let port = components.port { return "\(host):\(port)" }
-        return host
+        var rest = Substring(url)
+        if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        let host = authority.split(separator: "@", maxSplits: 1).last ?? authority
+        return host.isEmpty ? "unknown" : String(host)
     }
 }
 

@@ -163,3 +163,14 @@ import Testing
         #expect(!ClientRequest(method: .patch, url: "http://127.0.0.1/").isIdempotent)
     }
 }
+
+/// The default peer name, which labels metrics and keys circuit breakers.
+@Suite struct PeerNameTests {
+    @Test func aURLsPeerIsItsHostAndPort() {
+        #expect(CurlClient.peerName(of: "http://127.0.0.1:8082/items/1?q=x") == "127.0.0.1:8082")
+        #expect(CurlClient.peerName(of: "https://user:secret@catalog.fleet.svc/items") == "catalog.fleet.svc")
+        #expect(CurlClient.peerName(of: "http://[::1]:9090") == "[::1]:9090")
+        #expect(CurlClient.peerName(of: "http://orders?x=1") == "orders")
+        #expect(CurlClient.peerName(of: "") == "unknown")
+    }
+}

@@ -24,6 +24,15 @@ final class MultiDriver: @unchecked Sendable {
         var abortError: CurlHTTPError?
         var waiters: [CheckedContinuation<Void, Never>] = []
         var hasStopped = false
+        /// A wakeup is already on its way for the commands queued: one per batch is enough.
+        var wakeupPending = false
+
+        /// Interrupts the poll unless a wakeup is already pending; called under the lock.
+        mutating func wake(_ multi: UnsafeMutableRawPointer) {
+            guard !wakeupPending else { return }
+            wakeupPending = true
+            curl_multi_wakeup(multi)
+        }
     }
 
     private let multi: UnsafeMutableRawPointer
@@ -69,7 +78,7 @@ final class MultiDriver: @unchecked Sendable {
         let accepted = queue.withLock { queue in
             guard queue.accepting else { return false }
             queue.commands.append(.add(transfer))
-            curl_multi_wakeup(multi)
+            queue.wake(multi)
             return true
         }
         if !accepted { recycle(transfer.easy) }
@@ -91,7 +100,7 @@ final class MultiDriver: @unchecked Sendable {
         queue.withLock { queue in
             guard !queue.hasStopped else { return }
             queue.commands.append(command)
-            curl_multi_wakeup(multi)
+            queue.wake(multi)
         }
     }
 
@@ -105,7 +114,7 @@ final class MultiDriver: @unchecked Sendable {
                 if let abort { queue.abortError = abort }
                 if queue.hasStopped { return true }
                 queue.waiters.append(continuation)
-                curl_multi_wakeup(multi)
+                queue.wake(multi)
                 return false
             }
             if done { continuation.resume() }
@@ -119,7 +128,7 @@ final class MultiDriver: @unchecked Sendable {
             queue.accepting = false
             queue.draining = true
             queue.abortError = error
-            curl_multi_wakeup(multi)
+            queue.wake(multi)
         }
     }
 
@@ -130,6 +139,7 @@ final class MultiDriver: @unchecked Sendable {
         Thread.current.name = String(threadName.utf8.prefix(15))!
         while true {
             let (commands, draining, abortError) = queue.withLock { queue in
+                queue.wakeupPending = false
                 defer { queue.commands.removeAll(keepingCapacity: true) }
                 return (queue.commands, queue.draining, queue.abortError)
             }

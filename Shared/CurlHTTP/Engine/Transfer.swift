@@ -36,6 +36,8 @@ final class Transfer: @unchecked Sendable {
     let started: ContinuousClock.Instant
     /// Set from any thread when the awaiting task is cancelled; checked by the driver on add.
     let cancelled = Atomic<Bool>(false)
+    /// Set once the transfer has ended, so a body finishing normally queues no needless cancel.
+    let ended = Atomic<Bool>(false)
     /// Called once on the driver thread when the transfer ends, however it ends.
     let onComplete: @Sendable (TransferOutcome) -> Void
 
@@ -175,6 +177,7 @@ final class Transfer: @unchecked Sendable {
     func finish(error: (any Error)?) {
         guard !finished else { return }
         finished = true
+        ended.store(true, ordering: .releasing)
         if let headContinuation {
             self.headContinuation = nil
             headContinuation.resume(throwing: error ?? CurlHTTPError(.connectionClosed, "\(url): no response head"))
@@ -200,6 +203,8 @@ struct BodyDemand: NIOAsyncSequenceProducerDelegate {
     }
 
     func didTerminate() {
+        // Also called when a complete body has been read: nothing to abort then.
+        guard !transfer.ended.load(ordering: .acquiring) else { return }
         transfer.driver.cancel(transfer)
     }
 }
