@@ -8,7 +8,7 @@ set -euo pipefail
 
 packages=(libcurl4-openssl-dev zlib1g-dev libsqlite3-dev curl)
 case "${1:-build}" in
-  test) packages+=(postgresql prometheus nghttp2-server openssl) ;;
+  test) packages+=(postgresql prometheus nghttp2-server openssl python3-venv) ;;
   bench) packages+=(wrk python3-venv) ;;
 esac
 
