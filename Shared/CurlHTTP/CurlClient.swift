@@ -342,7 +342,7 @@ public final class CurlClient: Service, Sendable {
             lines.append("traceparent: \(child.traceParentHeaderValue)")
             if let state = child.traceStateHeaderValue, !state.isEmpty, request.headers[.tracestate] == nil { lines.append("tracestate: \(state)") }
         }
-        if let requestID = context?.requestID, request.headers[.requestID] == nil {
+        if let requestID = context?.requestID, request.headers[PropagationField.requestID] == nil {
             lines.append("X-Request-ID: \(requestID)")
         }
 
@@ -390,8 +390,8 @@ public final class CurlClient: Service, Sendable {
     }
 }
 
-extension HTTPField.Name {
-    static let traceparent = HTTPField.Name("traceparent")!
-    static let tracestate = HTTPField.Name("tracestate")!
+/// `X-Request-ID`, which swift-http-types does not name (it does name `traceparent`/`tracestate`);
+/// private so that it does not collide with ServiceKit's public constant.
+private enum PropagationField {
     static let requestID = HTTPField.Name("X-Request-ID")!
 }

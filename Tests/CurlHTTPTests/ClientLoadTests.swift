@@ -13,16 +13,9 @@ import Testing
     /// Allowed growth of resident memory while 50 MB pass through: a few buffers, not the body.
     static let memoryBound = 24 << 20
 
-    func configuration(_ name: String) -> ClientConfiguration {
-        var configuration = ClientConfiguration()
-        configuration.threadName = name
-        configuration.timeout = .seconds(60)
-        return configuration
-    }
-
     @Test func aThousandRequestsWith64InFlightAllGetTheirOwnAnswer() async throws {
         try await withTestServer { base, ledger in
-            try await CurlClient.withClient(configuration: configuration("curl-thousand")) { client in
+            try await CurlClient.withClient(configuration: largeBodyConfiguration("curl-thousand")) { client in
                 let answers = try await withThrowingTaskGroup(of: (Int, String).self) { group in
                     var answers: [Int: String] = [:]
                     for n in 0..<1000 {
@@ -81,7 +74,7 @@ import Testing
 
     @Test func a50MBDownloadStreamsWithBoundedMemory() async throws {
         try await withTestServer { base, _ in
-            try await CurlClient.withClient(configuration: configuration("curl-download")) { client in
+            try await CurlClient.withClient(configuration: largeBodyConfiguration("curl-download")) { client in
                 let baseline = residentBytes()
                 var peak = baseline
                 var received = 0
@@ -98,7 +91,7 @@ import Testing
 
     @Test func a50MBUploadFromAnAsyncSequenceStreamsWithBoundedMemory() async throws {
         try await withTestServer { base, _ in
-            try await CurlClient.withClient(configuration: configuration("curl-upload")) { client in
+            try await CurlClient.withClient(configuration: largeBodyConfiguration("curl-upload")) { client in
                 let baseline = residentBytes()
                 let chunks = ChunkSequence(total: Self.fiftyMegabytes, chunk: 64 * 1024)
                 let peak = PeakMemory(baseline: baseline)

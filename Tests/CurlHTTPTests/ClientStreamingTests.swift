@@ -5,16 +5,9 @@ import Testing
 
 /// Large bodies in both directions without holding them whole.
 @Suite struct ClientStreamingTests {
-    func configuration(_ name: String) -> ClientConfiguration {
-        var configuration = ClientConfiguration()
-        configuration.threadName = name
-        configuration.timeout = .seconds(60)
-        return configuration
-    }
-
     @Test func anUploadOfUnknownLengthIsSentChunked() async throws {
         try await withTestServer { base, ledger in
-            try await CurlClient.withClient(configuration: configuration("curl-chunked")) { client in
+            try await CurlClient.withClient(configuration: largeBodyConfiguration("curl-chunked")) { client in
                 let response = try await client.execute(ClientRequest(
                     method: .post, url: "\(base)/count", body: .stream(ChunkSequence(total: 300_000, chunk: 10_000))))
                 #expect(String(buffer: try await response.body.collect(upTo: 64)) == "300000")
@@ -30,7 +23,7 @@ import Testing
         let source = directory.appendingPathComponent("up.bin").path
         try Data(repeating: 0x42, count: 3_000_000).write(to: URL(fileURLWithPath: source))
         try await withTestServer { base, _ in
-            try await CurlClient.withClient(configuration: configuration("curl-files")) { client in
+            try await CurlClient.withClient(configuration: largeBodyConfiguration("curl-files")) { client in
                 let uploaded = try await client.execute(ClientRequest(method: .put, url: "\(base)/count", body: .file(source)))
                 #expect(String(buffer: try await uploaded.body.collect(upTo: 64)) == "3000000")
 
@@ -44,7 +37,7 @@ import Testing
 
     @Test func aBodyOverTheCollectLimitIsRefused() async throws {
         try await withTestServer { base, _ in
-            try await CurlClient.withClient(configuration: configuration("curl-limit")) { client in
+            try await CurlClient.withClient(configuration: largeBodyConfiguration("curl-limit")) { client in
                 let response = try await client.execute(ClientRequest(url: "\(base)/bytes/200000"))
                 await #expect(throws: CurlHTTPError.bodyTooLarge(limit: 100_000)) {
                     _ = try await response.body.collect(upTo: 100_000)

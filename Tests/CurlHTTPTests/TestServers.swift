@@ -185,6 +185,14 @@ private final class CloseOnRead: ChannelInboundHandler, Sendable {
     }
 }
 
+/// A client named for thread counts, with room for large bodies on a loaded machine.
+func largeBodyConfiguration(_ name: String) -> ClientConfiguration {
+    var configuration = ClientConfiguration()
+    configuration.threadName = name
+    configuration.timeout = .seconds(60)
+    return configuration
+}
+
 /// This process's resident memory, from /proc/self/statm.
 func residentBytes() -> Int {
     guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }

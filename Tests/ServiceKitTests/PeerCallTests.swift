@@ -15,11 +15,9 @@ struct SeenHeaders {
     var requestId: String?
 }
 
-let traceparentField = HTTPField.Name("traceparent")!
-
 struct IncomingTracingHeaders: Dependency {
     static func resolve(in scope: RequestScope) async throws -> SeenHeaders {
-        SeenHeaders(traceparent: scope.request.headers[traceparentField], requestId: scope.request.headers[.requestID])
+        SeenHeaders(traceparent: scope.request.headers[.traceparent], requestId: scope.request.headers[.requestID])
     }
 }
 
@@ -62,7 +60,7 @@ enum PeerDemo {
                 try await withFront(backend: backendClient.port!) { client, _ in
                     let traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
                     let response = try await client.execute(uri: "/relay", method: .get, headers: [
-                        traceparentField: "00-\(traceID)-00f067aa0ba902b7-01", .requestID: "relay-1",
+                        .traceparent: "00-\(traceID)-00f067aa0ba902b7-01", .requestID: "relay-1",
                     ])
                     #expect(response.status == .ok)
                     let seen = try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: String]

@@ -17,9 +17,8 @@ final class MultiDriver: @unchecked Sendable {
 
     private struct Queue {
         var commands: [Command] = []
+        /// False once stopping: finish (or abort) what is in flight, then end the thread.
         var accepting = true
-        /// Finish what is in flight, then stop.
-        var draining = false
         /// Abort what is in flight with this error, then stop.
         var abortError: CurlHTTPError?
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -110,7 +109,6 @@ final class MultiDriver: @unchecked Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let done = queue.withLock { queue in
                 queue.accepting = false
-                queue.draining = true
                 if let abort { queue.abortError = abort }
                 if queue.hasStopped { return true }
                 queue.waiters.append(continuation)
@@ -126,7 +124,6 @@ final class MultiDriver: @unchecked Sendable {
         queue.withLock { queue in
             guard !queue.hasStopped else { return }
             queue.accepting = false
-            queue.draining = true
             queue.abortError = error
             queue.wake(multi)
         }
@@ -141,7 +138,7 @@ final class MultiDriver: @unchecked Sendable {
             let (commands, draining, abortError) = queue.withLock { queue in
                 queue.wakeupPending = false
                 defer { queue.commands.removeAll(keepingCapacity: true) }
-                return (queue.commands, queue.draining, queue.abortError)
+                return (queue.commands, !queue.accepting, queue.abortError)
             }
             for command in commands { apply(command, abortError: abortError) }
             if let abortError {

@@ -36,7 +36,8 @@ final class Transfer: @unchecked Sendable {
     let started: ContinuousClock.Instant
     /// Set from any thread when the awaiting task is cancelled; checked by the driver on add.
     let cancelled = Atomic<Bool>(false)
-    /// Set once the transfer has ended, so a body finishing normally queues no needless cancel.
+    /// Set once the transfer has ended: `finish` runs once, and a body read to its end queues no
+    /// needless cancel.
     let ended = Atomic<Bool>(false)
     /// Called once on the driver thread when the transfer ends, however it ends.
     let onComplete: @Sendable (TransferOutcome) -> Void
@@ -52,7 +53,6 @@ final class Transfer: @unchecked Sendable {
     var bodySource: BodyChunks.Source?
     /// The consumer is behind: hold data in libcurl until it asks for more.
     var receivePaused = false
-    var finished = false
 
     init(easy: EasyHandle, url: String, driver: MultiDriver, onComplete: @escaping @Sendable (TransferOutcome) -> Void) {
         self.easy = easy
@@ -175,9 +175,7 @@ final class Transfer: @unchecked Sendable {
 
     /// Ends the transfer: the awaiting task or the body's consumer sees `error`, or the body ends.
     func finish(error: (any Error)?) {
-        guard !finished else { return }
-        finished = true
-        ended.store(true, ordering: .releasing)
+        guard !ended.exchange(true, ordering: .acquiringAndReleasing) else { return }
         if let headContinuation {
             self.headContinuation = nil
             headContinuation.resume(throwing: error ?? CurlHTTPError(.connectionClosed, "\(url): no response head"))

@@ -64,7 +64,8 @@ public final class ServiceRuntime: Sendable {
     public func makeAPIRouter(overrides: DependencyOverrides = DependencyOverrides()) throws -> Router<FleetContext> {
         let router = Router(context: FleetContext.self, options: [.autoGenerateHeadEndpoints])
         router.add(middleware: RequestIdentityMiddleware(
-            maxBodyBytes: configuration.maxBodyBytes, maxUploadBytes: configuration.maxUploadBytes, requestTimeout: configuration.requestTimeout))
+            maxBodyBytes: configuration.maxBodyBytes, maxUploadBytes: configuration.maxUploadBytes,
+            uploadSpoolBytes: configuration.uploadSpoolBytes, requestTimeout: configuration.requestTimeout))
         router.add(middleware: ObservabilityMiddleware(metrics: metrics, accessLog: configuration.accessLog))
         router.add(middleware: ErrorMiddleware(routes: routes))
         if let limit = configuration.rateLimit {

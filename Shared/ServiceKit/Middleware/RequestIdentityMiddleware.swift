@@ -13,13 +13,15 @@ public struct RequestIdentityMiddleware: RouterMiddleware {
     public typealias Context = FleetContext
     let maxBodyBytes: Int
     let maxUploadBytes: Int
+    let uploadSpoolBytes: Int
     let requestTimeout: Duration?
 
-    /// The body limits are copied into every request's context; `requestTimeout` becomes the
-    /// deadline that outgoing peer calls inherit.
-    public init(maxBodyBytes: Int, maxUploadBytes: Int, requestTimeout: Duration? = nil) {
+    /// The body limits and the upload spool threshold are copied into every request's context;
+    /// `requestTimeout` becomes the deadline that outgoing peer calls inherit.
+    public init(maxBodyBytes: Int, maxUploadBytes: Int, uploadSpoolBytes: Int = 1 << 20, requestTimeout: Duration? = nil) {
         self.maxBodyBytes = maxBodyBytes
         self.maxUploadBytes = maxUploadBytes
+        self.uploadSpoolBytes = uploadSpoolBytes
         self.requestTimeout = requestTimeout
     }
 
@@ -27,6 +29,7 @@ public struct RequestIdentityMiddleware: RouterMiddleware {
         var context = context
         context.maxBodyBytes = maxBodyBytes
         context.maxUploadBytes = maxUploadBytes
+        context.uploadSpoolBytes = uploadSpoolBytes
         let trace: TraceContext
         if let parent = request.headers[.traceparent],
             let incoming = try? TraceContext(traceParentHeaderValue: parent, traceStateHeaderValue: request.headers[.tracestate])
@@ -69,13 +72,10 @@ public struct RequestIdentityMiddleware: RouterMiddleware {
     }
 }
 
+// W3C `traceparent` and `tracestate` are swift-http-types' own `HTTPField.Name` constants.
 extension HTTPField.Name {
     /// `X-Request-ID`, accepted, generated, echoed and forwarded.
     public static let requestID = HTTPField.Name("X-Request-ID")!
-    /// W3C `traceparent`.
-    public static let traceparent = HTTPField.Name("traceparent")!
-    /// W3C `tracestate`.
-    public static let tracestate = HTTPField.Name("tracestate")!
 }
 
 /// Trace and span ids without a system call per id: SplitMix64 over a counter seeded once from the

@@ -16,8 +16,8 @@ public struct FleetContext: RequestContext {
     public var maxBodyBytes: Int = 1 << 20
     /// The largest multipart upload accepted.
     public var maxUploadBytes: Int = 10 << 20
-    /// Uploaded files larger than this are streamed to a temporary file instead of kept in memory.
-    /// Used only by routers without a `ServiceConfiguration`: services read `UPLOAD_SPOOL_BYTES`.
+    /// Uploaded files larger than this are streamed to a temporary file instead of kept in memory
+    /// (`UPLOAD_SPOOL_BYTES`).
     public var uploadSpoolBytes: Int = 1 << 20
     /// Where spooled uploads are written.
     public var uploadDirectory: String { FleetContext.temporaryUploads }

@@ -125,9 +125,7 @@ enum MultipartForm {
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
             throw HTTPProblem.contentTooLarge
         }
-        // The service's UPLOAD_SPOOL_BYTES, read here rather than on every request of every route.
-        let spoolAbove = (try? scope.registered(ServiceConfiguration.self))?.uploadSpoolBytes ?? context.uploadSpoolBytes
-        let state = PartCollector(spoolAbove: spoolAbove, textLimit: context.maxBodyBytes, directory: context.uploadDirectory)
+        let state = PartCollector(spoolAbove: context.uploadSpoolBytes, textLimit: context.maxBodyBytes, directory: context.uploadDirectory)
         scope.onCleanup { _ in await state.discardFiles() }
         let parser = MultipartParser(boundary: boundary)
         parser.onHeader = { name, value in state.header(name, value) }
