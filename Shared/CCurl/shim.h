@@ -4,6 +4,7 @@
 // wrappers are the only way CurlHTTP reaches them; each passes exactly the type libcurl expects
 // for the option kinds it is used with (long, curl_off_t, pointer, callback).
 #include <curl/curl.h>
+#include <sys/prctl.h>
 
 typedef size_t (*fleet_curl_data_callback)(char *buffer, size_t size, size_t count, void *userdata);
 typedef int (*fleet_curl_xferinfo_callback)(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
@@ -61,5 +62,11 @@ static const size_t FLEET_CURL_READFUNC_PAUSE = CURL_READFUNC_PAUSE;
 static const size_t FLEET_CURL_READFUNC_ABORT = CURL_READFUNC_ABORT;
 static const int FLEET_CURLPAUSE_CONT = CURLPAUSE_CONT;
 static const long FLEET_CURLPIPE_MULTIPLEX = CURLPIPE_MULTIPLEX;
+
+// Names the calling thread (Linux keeps 15 bytes). prctl is variadic too, and Foundation's
+// `Thread.name` setter can miss a thread that has not been registered yet.
+static inline void fleet_set_current_thread_name(const char *name) {
+    prctl(PR_SET_NAME, name, 0, 0, 0);
+}
 
 #endif

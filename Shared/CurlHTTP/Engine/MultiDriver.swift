@@ -133,7 +133,7 @@ final class MultiDriver: @unchecked Sendable {
 
     private func run() {
         // Linux keeps 15 bytes of a thread's name; set from the thread itself, where it applies.
-        Thread.current.name = String(threadName.utf8.prefix(15))!
+        fleet_set_current_thread_name(threadName)
         while true {
             let (commands, draining, abortError) = queue.withLock { queue in
                 queue.wakeupPending = false
