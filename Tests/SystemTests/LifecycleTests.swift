@@ -8,7 +8,10 @@ import Testing
 /// are drained, and the process exits 0.
 @Suite(.serialized) struct LifecycleTests {
     @Test func slowRequestsInFlightAtSIGTERMAllSucceed() async throws {
-        try await ServiceProcess.with("catalog", environment: ["SHUTDOWN_DELAY": "1s", "SHUTDOWN_TIMEOUT": "10s"]) { catalog in
+        // The delay is long enough that the probes below land inside it even on a loaded machine
+        // (CI runs the suites in parallel on two cores); each one checks that it did.
+        let delay = Duration.seconds(3)
+        try await ServiceProcess.with("catalog", environment: ["SHUTDOWN_DELAY": "3s", "SHUTDOWN_TIMEOUT": "10s"]) { catalog in
             try await catalog.waitUntilReady()
             let body = #"{"name": "Slow item", "price": 5, "stock": 1}"#
             let half = body.utf8.count / 2
@@ -28,9 +31,10 @@ import Testing
             #expect(readiness.status == .serviceUnavailable, "readiness fails at once")
             let during = try await catalog.api("/items")
             #expect(during.status == .ok, "new requests are still served during SHUTDOWN_DELAY")
+            #expect(ContinuousClock.now - signalled < delay, "the probes above ran inside the delay")
 
             // Finish the slow requests after the delay, while the server is draining.
-            try await Task.sleep(for: .milliseconds(1300))
+            try await Task.sleep(until: signalled + delay + .milliseconds(300))
             #expect(catalog.isRunning)
             for connection in connections { await connection.send(String(body.dropFirst(half))) }
             for connection in connections {
@@ -39,7 +43,7 @@ import Testing
             }
             let status = await catalog.waitForExit(timeout: .seconds(15))
             #expect(status == 0)
-            #expect(ContinuousClock.now - signalled < .seconds(11))
+            #expect(ContinuousClock.now - signalled < delay + .seconds(10))
         }
     }
 
