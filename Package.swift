@@ -37,11 +37,12 @@ let package = Package(
         .package(url: "https://github.com/mattpolzin/OpenAPIKit", from: "6.4.0", traits: []),
     ],
     targets: [
-        .systemLibrary(
+        // libcurl's headers at build time (libcurl4-openssl-dev); the library itself is loaded
+        // with dlopen on the first peer call, so services that call no peer never map it.
+        .target(
             name: "CCurl",
             path: "Shared/CCurl",
-            pkgConfig: "libcurl",
-            providers: [.apt(["libcurl4-openssl-dev"])]
+            linkerSettings: [.linkedLibrary("dl")]
         ),
         .target(
             name: "CurlHTTP",

@@ -54,13 +54,17 @@ public final class CurlClient: Service, Sendable {
         }
     }
 
-    /// The running driver, started on first use; nil once the client is shut down.
-    private var driver: MultiDriver? {
-        lazyDriver.withLock { state in
+    /// The running driver, started on first use (loading libcurl first); nil once the client is
+    /// shut down. Throws when libcurl cannot be loaded.
+    private func startedDriver() throws -> MultiDriver? {
+        try lazyDriver.withLock { state in
             switch state {
             case .running(let driver): return driver
             case .stopped: return nil
             case .notStarted:
+                if let problem = fleet_curl_load() {
+                    throw CurlHTTPError(.transport(Int32(CURLE_FAILED_INIT.rawValue)), String(cString: problem))
+                }
                 let driver = MultiDriver(
                     threadName: configuration.threadName, maxConnections: configuration.maxIdleConnections,
                     maxIdleHandles: 64, multiplex: configuration.httpVersion != .http1)
@@ -224,7 +228,7 @@ public final class CurlClient: Service, Sendable {
             }
             uploadLength = info.size
         }
-        guard let driver else { throw CurlHTTPError(.shutdown, "\(request.url): the client is shut down") }
+        guard let driver = try startedDriver() else { throw CurlHTTPError(.shutdown, "\(request.url): the client is shut down") }
         guard let easy = driver.makeHandle() else {
             throw CurlHTTPError(.transport(Int32(CURLE_OUT_OF_MEMORY.rawValue)), "curl_easy_init failed")
         }

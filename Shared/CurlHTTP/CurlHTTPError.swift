@@ -108,7 +108,7 @@ public struct CurlHTTPError: Error, Sendable, Hashable, CustomStringConvertible 
 
     /// Maps a finished transfer's libcurl result to an error, nil for success.
     static func from(result: CURLcode, osErrno: Int, message: String, url: String) -> CurlHTTPError? {
-        let detail = message.isEmpty ? String(cString: curl_easy_strerror(result)) : message
+        let detail = message.isEmpty ? String(cString: fleet_curl_easy_strerror(result)) : message
         switch result {
         case CURLE_OK:
             return nil

@@ -46,6 +46,23 @@ import Testing
         #expect(access[2]["status"] as? Int == 422)
     }
 
+    /// libcurl and its thirty libraries cost ~6 MiB resident; a service loads them with its first
+    /// peer call, and catalog calls none.
+    @Test func aServiceThatCallsNoPeerNeverMapsLibcurl() async throws {
+        try await ServiceProcess.with("catalog") { catalog in
+            try await catalog.waitUntilReady()
+            #expect(try await catalog.api("/items", method: .post, body: #"{"name": "Lamp", "price": 3}"#).status == .created)
+            #expect(try await catalog.api("/items/1").status == .ok)
+            #expect(try await catalog.admin("/metrics").status == .ok)
+            // Read to the end: /proc files report size 0, and a sized read stops at the first page.
+            let maps = try #require(try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(catalog.pid)/maps")).readToEnd())
+            let text = String(decoding: maps, as: UTF8.self)
+            #expect(text.contains("libswiftCore"), "the maps of the service itself were read")
+            #expect(!text.contains("libcurl"))
+            #expect(!text.contains("libgnutls") && !text.contains("libssh2") && !text.contains("libldap"))
+        }
+    }
+
     @Test func anIncomingTraceparentKeepsItsTraceID() async throws {
         try await ServiceProcess.with("catalog") { catalog in
             try await catalog.waitUntilReady()

@@ -12,21 +12,21 @@ final class EasyHandle: @unchecked Sendable {
     let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
 
     init?() {
-        guard let raw = curl_easy_init() else { return nil }
+        guard let raw = fleet_curl_easy_init() else { return nil }
         self.raw = raw
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
     }
 
     deinit {
-        if let headerList { curl_slist_free_all(headerList) }
-        curl_easy_cleanup(raw)
+        if let headerList { fleet_curl_slist_free_all(headerList) }
+        fleet_curl_easy_cleanup(raw)
         errorBuffer.deallocate()
     }
 
     /// Clears every option (connections stay in the multi handle's cache), ready for the next use.
     func reset() {
-        curl_easy_reset(raw)
-        if let headerList { curl_slist_free_all(headerList) }
+        fleet_curl_easy_reset(raw)
+        if let headerList { fleet_curl_slist_free_all(headerList) }
         headerList = nil
         errorBuffer[0] = 0
     }
@@ -62,10 +62,10 @@ final class EasyHandle: @unchecked Sendable {
 
     /// Replaces the request's header lines; the list is owned here and freed on reset or deinit.
     func setHeaders(_ lines: [String]) {
-        if let headerList { curl_slist_free_all(headerList) }
+        if let headerList { fleet_curl_slist_free_all(headerList) }
         var list: UnsafeMutablePointer<curl_slist>?
         for line in lines {
-            list = curl_slist_append(list, line)
+            list = fleet_curl_slist_append(list, line)
         }
         headerList = list
         _ = fleet_curl_easy_setopt_pointer(raw, CURLOPT_HTTPHEADER, list.map(UnsafeMutableRawPointer.init))

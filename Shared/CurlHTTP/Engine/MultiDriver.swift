@@ -30,7 +30,7 @@ final class MultiDriver: @unchecked Sendable {
         mutating func wake(_ multi: UnsafeMutableRawPointer) {
             guard !wakeupPending else { return }
             wakeupPending = true
-            curl_multi_wakeup(multi)
+            fleet_curl_multi_wakeup(multi)
         }
     }
 
@@ -47,8 +47,7 @@ final class MultiDriver: @unchecked Sendable {
     private let threadName: String
 
     init(threadName: String, maxConnections: Int, maxIdleHandles: Int, multiplex: Bool) {
-        _ = Self.globalInit
-        guard let multi = curl_multi_init() else { fatalError("curl_multi_init failed: out of memory") }
+        guard let multi = fleet_curl_multi_init() else { fatalError("curl_multi_init failed: out of memory") }
         self.multi = multi
         self.maxIdleHandles = maxIdleHandles
         self.threadName = threadName
@@ -56,11 +55,6 @@ final class MultiDriver: @unchecked Sendable {
         _ = fleet_curl_multi_setopt_long(multi, CURLMOPT_PIPELINING, multiplex ? FLEET_CURLPIPE_MULTIPLEX : 0)
         Thread { [self] in run() }.start()
     }
-
-    /// libcurl's global state, set up once per process before the first handle.
-    private static let globalInit: Void = {
-        curl_global_init(Int(CURL_GLOBAL_DEFAULT))
-    }()
 
     // MARK: - Any thread
 
@@ -147,10 +141,10 @@ final class MultiDriver: @unchecked Sendable {
             if draining && active.isEmpty { break }
 
             var running: Int32 = 0
-            curl_multi_perform(multi, &running)
+            fleet_curl_multi_perform(multi, &running)
             collectFinished()
             var ready: Int32 = 0
-            curl_multi_poll(multi, nil, 0, 1000, &ready)
+            fleet_curl_multi_poll(multi, nil, 0, 1000, &ready)
         }
         shutDownOnThread()
     }
@@ -170,25 +164,25 @@ final class MultiDriver: @unchecked Sendable {
             }
             inFlight.add(1, ordering: .relaxed)
             active[transfer.easy.raw] = transfer
-            curl_multi_add_handle(multi, transfer.easy.raw)
+            fleet_curl_multi_add_handle(multi, transfer.easy.raw)
         case .cancel(let transfer):
             guard active[transfer.easy.raw] === transfer else { return }
             end(transfer, error: CancellationError())
         case .resumeReceiving(let transfer):
             guard active[transfer.easy.raw] === transfer, transfer.receivePaused else { return }
             transfer.receivePaused = false
-            curl_easy_pause(transfer.easy.raw, FLEET_CURLPAUSE_CONT)
+            fleet_curl_easy_pause(transfer.easy.raw, FLEET_CURLPAUSE_CONT)
         case .resumeSending(let transfer):
             guard active[transfer.easy.raw] === transfer else { return }
             // CONT also resumes receiving; a consumer still behind pauses it again at the next write.
             transfer.receivePaused = false
-            curl_easy_pause(transfer.easy.raw, FLEET_CURLPAUSE_CONT)
+            fleet_curl_easy_pause(transfer.easy.raw, FLEET_CURLPAUSE_CONT)
         }
     }
 
     private func collectFinished() {
         var remaining: Int32 = 0
-        while let message = curl_multi_info_read(multi, &remaining) {
+        while let message = fleet_curl_multi_info_read(multi, &remaining) {
             guard message.pointee.msg == CURLMSG_DONE, let handle = message.pointee.easy_handle,
                 let transfer = active[handle]
             else { continue }
@@ -214,7 +208,7 @@ final class MultiDriver: @unchecked Sendable {
 
     /// Takes a transfer out of the multi handle and tells its owner how it ended.
     private func end(_ transfer: Transfer, error: (any Error)?, cancelled: Bool = false) {
-        curl_multi_remove_handle(multi, transfer.easy.raw)
+        fleet_curl_multi_remove_handle(multi, transfer.easy.raw)
         active[transfer.easy.raw] = nil
         inFlight.subtract(1, ordering: .relaxed)
         transfer.finish(error: cancelled ? CancellationError() : error)
@@ -244,7 +238,7 @@ final class MultiDriver: @unchecked Sendable {
             return count
         }
         liveHandles.subtract(freed, ordering: .relaxed)
-        curl_multi_cleanup(multi)
+        fleet_curl_multi_cleanup(multi)
         for waiter in waiters { waiter.resume() }
     }
 }

@@ -79,22 +79,7 @@ final class TimestampClock: Sendable {
         let second = Int(now.tv_sec)
         var bytes = cached.withLock { cache -> [UInt8] in
             if cache.second == second { return cache.prefix }
-            var seconds = now.tv_sec
-            var parts = tm()
-            gmtime_r(&seconds, &parts)
-            var prefix: [UInt8] = []
-            prefix.reserveCapacity(24)
-            Self.digits(Int(parts.tm_year) + 1900, 4, into: &prefix)
-            prefix.append(UInt8(ascii: "-"))
-            Self.digits(Int(parts.tm_mon) + 1, 2, into: &prefix)
-            prefix.append(UInt8(ascii: "-"))
-            Self.digits(Int(parts.tm_mday), 2, into: &prefix)
-            prefix.append(UInt8(ascii: "T"))
-            Self.digits(Int(parts.tm_hour), 2, into: &prefix)
-            prefix.append(UInt8(ascii: ":"))
-            Self.digits(Int(parts.tm_min), 2, into: &prefix)
-            prefix.append(UInt8(ascii: ":"))
-            Self.digits(Int(parts.tm_sec), 2, into: &prefix)
+            var prefix = Self.dateAndSecond(now.tv_sec)
             prefix.append(UInt8(ascii: "."))
             cache = (second, prefix)
             return prefix
@@ -102,6 +87,33 @@ final class TimestampClock: Sendable {
         Self.digits(Int(now.tv_nsec / 1_000_000), 3, into: &bytes)
         bytes.append(UInt8(ascii: "Z"))
         return bytes
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS` in UTC as bytes, by `gmtime_r`. Foundation's date formatters would
+    /// load ICU's calendar and time-zone data (3 MiB resident) to do the same.
+    static func dateAndSecond(_ time: time_t) -> [UInt8] {
+        var seconds = time
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        digits(Int(parts.tm_year) + 1900, 4, into: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mon) + 1, 2, into: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mday), 2, into: &bytes)
+        bytes.append(UInt8(ascii: "T"))
+        digits(Int(parts.tm_hour), 2, into: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_min), 2, into: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_sec), 2, into: &bytes)
+        return bytes
+    }
+
+    /// `date` as ISO 8601 in UTC to the second (`2026-12-01T10:29:12Z`).
+    static func iso8601(_ date: Date) -> String {
+        String(decoding: dateAndSecond(time_t(date.timeIntervalSince1970.rounded(.down))) + [UInt8(ascii: "Z")], as: UTF8.self)
     }
 
     static func digits(_ value: Int, _ width: Int, into bytes: inout [UInt8]) {
