@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import ServiceKit
 import ServiceKitTesting
+import Synchronization
 import Testing
 
 /// What the generated document says about models, and where the documentation pages load from.
@@ -80,4 +81,29 @@ import Testing
             }
         }
     }
+
+    @Test func operationsAreDescribedOnceWhenTheDocumentIsFirstAskedForNotAtStartUp() async throws {
+        let definition = ServiceDefinition(name: "lazy-doc", defaultPort: 0, defaultAdminPort: 0) { router, _ in
+            router.get("/counted") { (_: DescriptionCounter) -> NoContent in NoContent() }
+        }
+        try await InProcessService.with(definition) { service in
+            try await service.api { client async throws in
+                let before = DescriptionCounter.described.load(ordering: .relaxed)
+                #expect(try await client.execute(uri: "/counted", method: .get).status == .noContent)
+                #expect(DescriptionCounter.described.load(ordering: .relaxed) == before, "serving describes nothing")
+                let first = try json(try await client.execute(uri: "/openapi.json", method: .get).body)
+                #expect((first["paths"] as? [String: Any])?["/counted"] != nil)
+                #expect(DescriptionCounter.described.load(ordering: .relaxed) == before + 1)
+                _ = try await client.execute(uri: "/openapi.json", method: .get)
+                #expect(DescriptionCounter.described.load(ordering: .relaxed) == before + 1, "described once")
+            }
+        }
+    }
+}
+
+/// An input that counts how often its route is described.
+struct DescriptionCounter: RouteInput {
+    static let described = Atomic<Int>(0)
+    static func resolve(in scope: RequestScope) async throws -> Self? { Self() }
+    static func document(_ operation: inout OperationDescription) { described.add(1, ordering: .relaxed) }
 }

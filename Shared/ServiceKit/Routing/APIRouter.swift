@@ -100,7 +100,7 @@ public struct APIRouter {
     /// A route whose handler builds the whole response, kept out of the document (admin endpoints,
     /// the documentation pages, the document itself).
     public func on(_ method: HTTPRequest.Method, _ path: String, _ handler: @escaping @Sendable (Request, FleetContext) async throws -> Response) {
-        table.add(method: method, path: prefix + path, operation: nil)
+        table.add(method: method, path: prefix + path, describe: nil)
         router.on(RouterPath(prefix + path), method: method) { request, context in try await handler(request, context) }
     }
 
@@ -110,17 +110,21 @@ public struct APIRouter {
         _ handler: @escaping @Sendable (repeat each Input) async throws -> Output
     ) {
         let full = prefix + path
-        var operation = OperationDescription(method: method, path: full, tags: tags, components: table.components)
-        operation.summary = summary
-        operation.description = description
-        operation.operationID = operationID ?? Self.operationID(method, full)
-        for dependency in dependencies { dependency.document(&operation) }
-        repeat (each Input).document(&operation)
-        Output.document(status: status, &operation)
-        if operation.readsInput { operation.answerValidationError() }
-        for error in errors { operation.answerProblem(error.status, error.description) }
-        for response in responses { operation.answer(response.status, response.description, schema: nil) }
-        table.add(method: method, path: full, operation: operation)
+        let tags = self.tags
+        let dependencies = self.dependencies
+        table.add(method: method, path: full) { components in
+            var operation = OperationDescription(method: method, path: full, tags: tags, components: components)
+            operation.summary = summary
+            operation.description = description
+            operation.operationID = operationID ?? Self.operationID(method, full)
+            for dependency in dependencies { dependency.document(&operation) }
+            repeat (each Input).document(&operation)
+            Output.document(status: status, &operation)
+            if operation.readsInput { operation.answerValidationError() }
+            for error in errors { operation.answerProblem(error.status, error.description) }
+            for response in responses { operation.answer(response.status, response.description, schema: nil) }
+            return operation
+        }
 
         let environment = self.environment
         let shared = self.dependencies

@@ -13,25 +13,51 @@ public final class RouteTable: Sendable {
         public var operation: OperationDescription?
     }
 
+    /// How a route's operation is described, run when the document is first asked for: building
+    /// the JSON Schemas at start-up would run (and keep resident) OpenAPIKit code that serving
+    /// never needs. Each description starts from the components the routes before it added.
+    typealias Describe = @Sendable (SchemaComponents) -> OperationDescription
+
+    private struct Declared {
+        var method: HTTPRequest.Method
+        var path: String
+        var describe: Describe?
+    }
+
     private struct State {
-        var entries: [Entry] = []
-        var components = SchemaComponents()
+        var declared: [Declared] = []
+        var described: (entries: [Entry], components: SchemaComponents)?
     }
 
     private let state = Mutex(State())
 
     public init() {}
 
-    /// Every route in declaration order.
-    public var all: [Entry] { state.withLock { $0.entries } }
+    /// Every route in declaration order, with its operation.
+    public var all: [Entry] { described().entries }
 
     /// Every model schema the routes met.
-    public var components: SchemaComponents { state.withLock { $0.components } }
+    public var components: SchemaComponents { described().components }
 
-    func add(method: HTTPRequest.Method, path: String, operation: OperationDescription?) {
+    func add(method: HTTPRequest.Method, path: String, describe: Describe?) {
         state.withLock { state in
-            state.entries.append(Entry(method: method, path: path, operation: operation))
-            if let operation { state.components = operation.components }
+            state.declared.append(Declared(method: method, path: path, describe: describe))
+            state.described = nil
+        }
+    }
+
+    private func described() -> (entries: [Entry], components: SchemaComponents) {
+        state.withLock { state in
+            if let described = state.described { return described }
+            var components = SchemaComponents()
+            var entries: [Entry] = []
+            for route in state.declared {
+                let operation = route.describe.map { $0(components) }
+                if let operation { components = operation.components }
+                entries.append(Entry(method: route.method, path: route.path, operation: operation))
+            }
+            state.described = (entries, components)
+            return (entries, components)
         }
     }
 
@@ -39,7 +65,8 @@ public final class RouteTable: Sendable {
     public func methods(matching path: String) -> [HTTPRequest.Method] {
         let segments = path.split(separator: "/", omittingEmptySubsequences: true)
         var found: [HTTPRequest.Method] = []
-        for entry in all where Self.matches(template: entry.path, segments) {
+        let declared = state.withLock { $0.declared }
+        for entry in declared where Self.matches(template: entry.path, segments) {
             if !found.contains(entry.method) { found.append(entry.method) }
             if entry.method == .get, !found.contains(.head) { found.append(.head) }
         }
