@@ -29,7 +29,13 @@ import Testing
                 #expect(object[field] is String, "\(field) missing in \(line)")
             }
             #expect(object["service"] as? String == "catalog")
-            if object["msg"] as? String == "request" { access.append(object) }
+            if object["msg"] as? String == "request" {
+                access.append(object)
+                // JSONSerialization keeps one of two equal keys; the raw line must not have two.
+                for field in ["request_id", "trace_id", "span_id", "method", "route", "status"] {
+                    #expect(line.components(separatedBy: "\"\(field)\":").count == 2, "\(field) once in \(line)")
+                }
+            }
         }
         #expect(access.count == 3)
         for entry in access {

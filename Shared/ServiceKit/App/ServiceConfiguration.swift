@@ -190,9 +190,7 @@ public struct BuildInfo: Sendable, Codable, Equatable {
         let executable = CommandLine.arguments.first.flatMap { path -> String? in
             let attributes = try? FileManager.default.attributesOfItem(atPath: path)
             guard let date = attributes?[.modificationDate] as? Date else { return nil }
-            // The Essentials format style: `ISO8601DateFormatter` would load ICU's calendar and
-            // time-zone data (3 MiB resident) for one timestamp.
-            return date.formatted(.iso8601)
+            return TimestampClock.iso8601(date)
         }
         return BuildInfo(
             version: environment.string("SERVICE_VERSION") ?? "0.1.0",

@@ -64,7 +64,7 @@ public struct MigrationRunner: Sendable {
                 let existing = try await db.raw("SELECT version FROM schema_migrations WHERE version = \(bind: migration.version)").first()
                 if existing != nil { return false }
                 try await migration.apply(db, database.engine)
-                let now = Date().formatted(.iso8601)
+                let now = TimestampClock.iso8601(Date())
                 try await db.raw("INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: now))").run()
                 return true
             }

@@ -8,7 +8,8 @@ import W3CTraceContext
 
 /// Gives each request its identity: `X-Request-ID` (accepted or generated, echoed on the response)
 /// and its place in a W3C trace (`traceparent`/`tracestate` read, a new span id for this server).
-/// Both go into the request's logger metadata, so every log line inside the request carries them.
+/// Both go into the request's logger metadata (one value, see `RequestLogFields`), so every log
+/// line inside the request carries them.
 public struct RequestIdentityMiddleware: RouterMiddleware {
     public typealias Context = FleetContext
     let maxBodyBytes: Int
@@ -43,15 +44,14 @@ public struct RequestIdentityMiddleware: RouterMiddleware {
         }
         context.trace = trace
         // A generated id reuses the trace id: unique, and one less random draw per request.
-        let requestID = request.headers[.requestID].flatMap(Self.acceptable) ?? trace.traceID.description
+        let traceID = trace.traceID.description
+        let requestID = request.headers[.requestID].flatMap(Self.acceptable) ?? traceID
         context.requestID = requestID
-        context.logger[metadataKey: "request_id"] = .string(requestID)
-        context.logger[metadataKey: "trace_id"] = .string(trace.traceID.description)
-        context.logger[metadataKey: "span_id"] = .string(trace.spanID.description)
-        context.logger[metadataKey: "method"] = .string(request.method.rawValue)
-        if let route = context.endpointPath {
-            context.logger[metadataKey: "route"] = .string(route)
-        }
+        // One metadata value that the JSON handler writes as request_id, trace_id, span_id, method
+        // and route.
+        context.logger[metadataKey: RequestLogFields.key] = .stringConvertible(RequestLogFields(
+            requestID: requestID, traceID: traceID, spanID: trace.spanID.description,
+            method: request.method.rawValue, route: context.endpointPath))
         // Peer calls made while handling this request continue its trace and carry its id and budget.
         let outbound = OutboundContext(trace: trace, requestID: requestID, deadline: requestTimeout.map { .now + $0 })
         var response = try await OutboundContext.$current.withValue(outbound) {

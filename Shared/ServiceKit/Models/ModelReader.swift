@@ -76,10 +76,15 @@ public struct TextFields: Sendable {
     }
 
     func value(_ key: String, repeated: Bool) -> JSONValue? {
-        let fileValues = files.filter { $0.key == key }.map(\.token)
-        let values = pairs.filter { $0.0 == key }.map { JSONValue.string($0.1) } + fileValues
-        if repeated { return values.isEmpty ? nil : .array(values) }
-        return values.last
+        if !repeated {
+            // The last value wins; a file after the text fields of the same name, as before.
+            if let file = files.last(where: { $0.key == key }) { return file.token }
+            return pairs.last(where: { $0.0 == key }).map { JSONValue.string($0.1) }
+        }
+        var values: [JSONValue] = []
+        for pair in pairs where pair.0 == key { values.append(.string(pair.1)) }
+        for file in files where file.key == key { values.append(file.token) }
+        return values.isEmpty ? nil : .array(values)
     }
 
     /// Keys compared without regard to case (HTTP header names).

@@ -6,7 +6,8 @@ import Hummingbird
 public enum RequestInputs {
     /// The media type of a `Content-Type` value, lower-cased and without parameters.
     public static func mediaType(_ contentType: String) -> String {
-        contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        if contentType == "application/json" { return contentType }
+        return contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
     }
 
     /// The bytes of a JSON body within `limit`; 415 unless the content type is JSON (or absent).
