@@ -35,7 +35,7 @@ def parse(path):
 summary = {}
 for line in open(os.path.join(raw, "summary.txt")):
     name, key, value = line.split()
-    summary.setdefault(name, {})[key] = int(value)
+    summary.setdefault(name, {})[key] = value if key == "startup_launches" else int(value)
 
 runs = {}
 for file in sorted(os.listdir(raw)):
@@ -65,6 +65,9 @@ out.append("# Benchmark results\n")
 out.append(f"Run {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `make bench`"
            f"{' (QUICK=1)' if os.environ.get('QUICK') else ''}: wrk -t{threads} -c{connections} -d{duration}s after a warm-up, "
            "every system started by the script on 127.0.0.1 and stopped after its runs. "
+           "ServiceKit (both ways) and bare Hummingbird run side by side and are measured in turns: three rounds "
+           "per endpoint, the order rotated each round, and the round with the median requests/s is the one shown "
+           "(all rounds are in Benchmarks/raw). "
            "wrk shares the machine's cores with the server, so read the ratios, not the absolute figures.\n")
 out.append(f"- Machine: {os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}")
 out.append(f"- {version('swift --version 2>&1 | head -1')}")
@@ -124,12 +127,12 @@ if os.path.exists(client_table):
                        for row in json.load(open(client_json))]
 
 out.append("## Start-up and memory\n")
-out.append("| system | exec → first 200 (ms) | RSS idle (MiB) | RSS after load (MiB) |")
-out.append("|---|---:|---:|---:|")
+out.append("| system | exec → first 200 (ms, median of 3 launches) | the three launches | RSS idle (MiB) | RSS after load (MiB) |")
+out.append("|---|---:|---:|---:|---:|")
 for name, label in systems + [("catalog", "catalog (ServiceKit, SQLite, migrations)"), ("fastapi-catalog", "FastAPI catalog")]:
     s = summary.get(name)
     if s:
-        out.append(f"| {label} | {s.get('startup_ms', 0)} | {s.get('rss_idle_kib', 0) / 1024:.1f} | {s.get('rss_loaded_kib', 0) / 1024:.1f} |")
+        out.append(f"| {label} | {s.get('startup_ms', 0)} | {s.get('startup_launches', '').replace(',', ', ')} | {s.get('rss_idle_kib', 0) / 1024:.1f} | {s.get('rss_loaded_kib', 0) / 1024:.1f} |")
 out.append("")
 
 out.append("## Targets\n")
