@@ -47,18 +47,20 @@ public final class RouteTable: Sendable {
     }
 
     private func described() -> (entries: [Entry], components: SchemaComponents) {
-        state.withLock { state in
-            if let described = state.described { return described }
-            var components = SchemaComponents()
-            var entries: [Entry] = []
-            for route in state.declared {
-                let operation = route.describe.map { $0(components) }
-                if let operation { components = operation.components }
-                entries.append(Entry(method: route.method, path: route.path, operation: operation))
-            }
-            state.described = (entries, components)
-            return (entries, components)
+        let (cached, declared) = state.withLock { ($0.described, $0.declared) }
+        if let cached { return cached }
+        // Described outside the lock; two first readers at once both describe, and agree.
+        var components = SchemaComponents()
+        var entries: [Entry] = []
+        for route in declared {
+            let operation = route.describe.map { $0(components) }
+            if let operation { components = operation.components }
+            entries.append(Entry(method: route.method, path: route.path, operation: operation))
         }
+        state.withLock { state in
+            if state.declared.count == declared.count { state.described = (entries, components) }
+        }
+        return (entries, components)
     }
 
     /// The methods declared for templates that match `path` (`{name}` matches one segment).
