@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import ServiceKit
+@testable import ServiceKit
 import Testing
 
 @Suite struct JSONLogHandlerTests {
@@ -37,6 +37,31 @@ import Testing
         #expect(line["duration_ms"] as? Double == 1.5)
         let ts = try #require(line["ts"] as? String)
         #expect(ts.range(of: #"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"#, options: .regularExpression) != nil)
+    }
+
+    @Test func aRequestsIdentityIsWrittenAsFiveFieldsEachOnceWithTheEventWinning() throws {
+        let pipe = Pipe()
+        let sink = LogSink(fileDescriptor: pipe.fileHandleForWriting.fileDescriptor)
+        let levels = LogLevels(root: .info)
+        let provider = Logger.MetadataProvider { ["trace_id": "from-provider", "tenant": "t1"] }
+        var logger = Logger(label: "x") { JSONLogHandler(label: $0, service: "demo", sink: sink, levels: levels, metadataProvider: provider) }
+        logger[metadataKey: RequestLogFields.key] = .stringConvertible(RequestLogFields(
+            requestID: "r1", traceID: "t" + String(repeating: "0", count: 31), spanID: "s" + String(repeating: "0", count: 15),
+            method: "GET", route: "/items/{id}"))
+        #expect(logger[metadataKey: "request_id"]?.description == "r1", "other handlers see the request id")
+        logger.info("request", metadata: ["route": "NotFound", "status": .stringConvertible(JSONNumber(404))])
+        sink.flush()
+        try pipe.fileHandleForWriting.close()
+        let line = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        for key in ["request_id", "trace_id", "span_id", "method", "route", "tenant", "status"] {
+            #expect(line.components(separatedBy: "\"\(key)\":").count == 2, "\(key) once in \(line)")
+        }
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["request_id"] as? String == "r1")
+        #expect(object["trace_id"] as? String == "t" + String(repeating: "0", count: 31), "the request's trace, not the provider's")
+        #expect(object["method"] as? String == "GET")
+        #expect(object["route"] as? String == "NotFound", "the event's own field wins")
+        #expect(object["tenant"] as? String == "t1")
     }
 
     @Test func recordsBelowTheLevelAreDroppedAndTheLevelChangesAtRunTime() throws {

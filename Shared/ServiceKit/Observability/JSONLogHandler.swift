@@ -47,16 +47,16 @@ public struct JSONLogHandler: LogHandler {
         let provided = metadataProvider?.get()
         let extra = event.metadata
         if let provided {
-            for (key, value) in provided where metadata[key] == nil && extra?[key] == nil && !Self.isReserved(key) {
+            let request = RequestLogFields.in(metadata[RequestLogFields.key])
+            for (key, value) in provided
+            where metadata[key] == nil && extra?[key] == nil && request?.writes(key) != true && !Self.isReserved(key) {
                 line.field(key, value: value)
             }
         }
-        for (key, value) in metadata where extra?[key] == nil && !Self.isReserved(key) {
-            if key == RequestLogFields.key, case .stringConvertible(let convertible) = value,
-                let request = convertible as? RequestLogFields
-            {
+        for (key, value) in metadata where !Self.isReserved(key) {
+            if key == RequestLogFields.key, let request = RequestLogFields.in(value) {
                 line.request(request, except: extra)
-            } else {
+            } else if extra?[key] == nil {
                 line.field(key, value: value)
             }
         }
@@ -167,7 +167,7 @@ struct JSONLineWriter {
 
     /// A request's identity as its five fields, leaving out those the event sets itself.
     mutating func request(_ request: RequestLogFields, except event: Logger.Metadata?) {
-        field(RequestLogFields.key, string: request.requestID)
+        if event?["request_id"] == nil { field("request_id", string: request.requestID) }
         if event?["trace_id"] == nil { field("trace_id", string: request.traceID) }
         if event?["span_id"] == nil { field("span_id", string: request.spanID) }
         if event?["method"] == nil { field("method", string: request.method) }
@@ -282,4 +282,19 @@ final class RequestLogFields: CustomStringConvertible, Sendable {
     }
 
     var description: String { requestID }
+
+    /// Whether writing these fields writes `key` (so a metadata provider's value for it is dropped).
+    func writes(_ key: String) -> Bool {
+        switch key {
+        case "request_id", "trace_id", "span_id", "method": true
+        case "route": route != nil
+        default: false
+        }
+    }
+
+    /// The fields held in a metadata value, if it holds them.
+    static func `in`(_ value: Logger.Metadata.Value?) -> RequestLogFields? {
+        guard case .stringConvertible(let convertible) = value else { return nil }
+        return convertible as? RequestLogFields
+    }
 }

@@ -127,11 +127,10 @@ public struct APIRouter {
         }
 
         let environment = self.environment
-        let shared = self.dependencies
         router.on(RouterPath(full), method: method) { request, context in
             let scope = RequestScope(request: request, context: context, environment: environment)
             do {
-                for dependency in shared { _ = try await Self.resolveShared(dependency, scope) }
+                for dependency in dependencies { _ = try await Self.resolveShared(dependency, scope) }
                 let inputs = (repeat try await (each Input).resolve(in: scope))
                 try scope.checkIssues()
                 let output = try await handler(repeat (each inputs)!)

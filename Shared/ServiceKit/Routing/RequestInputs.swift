@@ -6,8 +6,7 @@ import Hummingbird
 public enum RequestInputs {
     /// The media type of a `Content-Type` value, lower-cased and without parameters.
     public static func mediaType(_ contentType: String) -> String {
-        if contentType == "application/json" { return contentType }
-        return contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        String(contentType.prefix { $0 != ";" }).trimmingSpaces().lowercased()
     }
 
     /// The bytes of a JSON body within `limit`; 415 unless the content type is JSON (or absent).
