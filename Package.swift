@@ -133,7 +133,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ServiceKitTests",
-            dependencies: ["ServiceKit", "ServiceKitTesting"],
+            dependencies: ["ServiceKit", "ServiceKitTesting", .product(name: "NIOEmbedded", package: "swift-nio")],
             path: "Tests/ServiceKitTests",
             swiftSettings: strict
         ),

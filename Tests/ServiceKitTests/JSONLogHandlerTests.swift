@@ -74,6 +74,10 @@ import Testing
         logger.debug("shown")
         levels.set(.error, for: "x")
         logger.warning("hidden too")
+        levels.set(.trace)
+        logger.info("hidden still: the override outlives a root change")
+        let later = Logger(label: "x") { JSONLogHandler(label: $0, service: "demo", sink: sink, levels: levels) }
+        later.warning("hidden for a logger made after the override")
         sink.flush()
         try pipe.fileHandleForWriting.close()
         let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -87,5 +91,62 @@ import Testing
         let sink = LogSink(fileDescriptor: pipe.fileHandleForWriting.fileDescriptor, capacity: 0)
         sink.write(Array("x".utf8))
         #expect(sink.dropped == 1)
+    }
+
+    @Test func theAccessLineIsTheLineLoggerInfoWouldWrite() throws {
+        let pipe = Pipe()
+        let sink = LogSink(fileDescriptor: pipe.fileHandleForWriting.fileDescriptor)
+        let levels = LogLevels(root: .info)
+        let provider = Logger.MetadataProvider { ["tenant": "t1", "status": "from-provider"] }
+        var logger = Logger(label: "x") { JSONLogHandler(label: $0, service: "demo", sink: sink, levels: levels, metadataProvider: provider) }
+        logger[metadataKey: RequestLogFields.key] = .stringConvertible(RequestLogFields(
+            requestID: "r1", traceID: "t1", spanID: "s1", method: "GET", route: "/items/{id}"))
+        logger[metadataKey: "hb.request.id"] = "7"
+        logger.info("request", metadata: [
+            "route": "/items/{id}", "path": "/items/\"1\"", "status": .stringConvertible(JSONNumber(200)),
+            "duration_ms": .stringConvertible(JSONNumber(0.125)),
+        ])
+        let handler = try #require(logger.handler as? JSONLogHandler)
+        handler.logRequest(route: "/items/{id}", path: "/items/\"1\"", status: 200, milliseconds: 0.125)
+        levels.set(.warning)
+        handler.logRequest(route: "/items/{id}", path: "/hidden", status: 200, milliseconds: 1)
+        sink.flush()
+        try pipe.fileHandleForWriting.close()
+        let lines = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        #expect(lines.count == 2, "the access line respects the level")
+        let objects = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        let withoutTime = objects.map { object in
+            object.filter { $0.key != "ts" }.mapValues { "\($0)" }
+        }
+        #expect(withoutTime[0] == withoutTime[1])
+        #expect(objects[1]["status"] as? Int == 200, "the event's status wins over the provider's")
+        #expect(objects[1]["tenant"] as? String == "t1")
+        #expect(objects[1]["path"] as? String == "/items/\"1\"")
+        for key in ["route", "status", "request_id"] {
+            #expect(lines[1].components(separatedBy: "\"\(key)\":").count == 2, "\(key) once in \(lines[1])")
+        }
+    }
+
+    @Test func timestampsAreTheUTCCalendarsAcrossLeapYearsAndCenturies() {
+        // Every 7 days and 13 hours from 1901 to 2399, plus the edges, against glibc's calendar.
+        var moments: [Int] = [0, -1, 951_782_400, 951_868_799, 4_107_542_400, 1_798_761_599]
+        var moment = -2_145_916_800
+        while moment < 13_569_465_600 {
+            moments.append(moment)
+            moment += 7 * 86_400 + 13 * 3600 + 17
+        }
+        for moment in moments {
+            var seconds = time_t(moment)
+            var parts = tm()
+            gmtime_r(&seconds, &parts)
+            let expected = String(
+                format: "%04d-%02d-%02dT%02d:%02d:%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+                Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+            let written = String(decoding: TimestampClock.dateAndSecond(time_t(moment)), as: UTF8.self)
+            guard written == expected else {
+                Issue.record("\(moment): \(written), expected \(expected)")
+                return
+            }
+        }
     }
 }

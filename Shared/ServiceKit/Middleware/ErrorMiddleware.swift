@@ -18,11 +18,21 @@ public struct ErrorMiddleware: RouterMiddleware {
     public func handle(_ request: Request, context: FleetContext, next: (Request, FleetContext) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let problem as HTTPProblem {
+        } catch {
+            let response = render(error, request: request, context: context)
+            // A rendered error's body is in memory: it can be recorded as soon as it is returned.
+            context.inMemoryBody?.set()
+            return response
+        }
+    }
+
+    private func render(_ error: any Error, request: Request, context: FleetContext) -> Response {
+        switch error {
+        case let problem as HTTPProblem:
             return Self.render(problem)
-        } catch let failure as ValidationFailure {
+        case let failure as ValidationFailure:
             return Self.json(status: .unprocessableContent, body: ValidationBody(detail: failure.issues))
-        } catch let error as HTTPError {
+        case let error as HTTPError:
             if error.status == .notFound, context.endpointPath == nil || context.endpointPath == Self.unmatchedRoute {
                 let allowed = routes.methods(matching: request.uri.path)
                 if !allowed.isEmpty {
@@ -35,13 +45,13 @@ public struct ErrorMiddleware: RouterMiddleware {
                 return Self.render(HTTPProblem.contentTooLarge)
             }
             return Self.render(HTTPProblem(error.status, detail: error.body ?? error.status.reasonPhrase, headers: error.headers))
-        } catch let error as CurlHTTPError {
+        case let error as CurlHTTPError:
             // A peer that failed is the gateway's problem to report, not an internal error.
             context.logger.warning("peer call failed", metadata: ["error": .string(error.description), "error_type": .string(error.kind)])
             return Self.render(Self.problem(for: error))
-        } catch let error as any HTTPResponseError where error.status.code < 500 {
+        case let error as any HTTPResponseError where error.status.code < 500:
             return Self.render(HTTPProblem(error.status))
-        } catch {
+        default:
             context.logger.error("unhandled error", metadata: [
                 "error": .string(String(describing: error)), "error_type": .string(String(reflecting: type(of: error))),
             ])

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 
 /// A swift-log handler that writes one JSON object per line:
 /// `ts` (RFC 3339, UTC, ms), `level`, `service`, `logger`, `msg`, then the metadata flattened.
@@ -13,6 +12,7 @@ public struct JSONLogHandler: LogHandler {
     private let service: String
     private let sink: LogSink
     private let levels: LogLevels
+    private let level: LogLevels.Cell
 
     /// A handler for logger `label` of `service`, writing to `sink` at the level `levels` gives.
     public init(label: String, service: String, sink: LogSink, levels: LogLevels, metadataProvider: Logger.MetadataProvider? = nil) {
@@ -21,12 +21,13 @@ public struct JSONLogHandler: LogHandler {
         self.sink = sink
         self.levels = levels
         self.metadataProvider = metadataProvider
-        levels.register(label)
+        self.level = levels.register(label)
     }
 
-    /// Reads the run-time level, so `PUT /loggers` takes effect on every existing logger.
+    /// Reads the run-time level, so `PUT /loggers` takes effect on every existing logger: one
+    /// atomic load, since every log call asks.
     public var logLevel: Logger.Level {
-        get { levels.level(for: label) }
+        get { level.level }
         set { levels.set(newValue, for: label) }
     }
 
@@ -36,35 +37,61 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
+        let extra = event.metadata
+        write(level: event.level, message: event.message.description, eventSets: { extra?[$0] != nil }) { line in
+            if let extra {
+                for (key, value) in extra where !Self.isReserved(key) {
+                    line.field(key, value: value)
+                }
+            }
+        }
+    }
+
+    /// The access log line of one request: what `logger.info("request", metadata: ["route": ...,
+    /// "path": ..., "status": ..., "duration_ms": ...])` writes, without building the metadata
+    /// dictionary and its boxed values, once per request.
+    func logRequest(route: String, path: String, status: Int, milliseconds: Double) {
+        guard logLevel <= .info else { return }
+        write(level: .info, message: "request", eventSets: Self.isAccessField) { line in
+            line.field("route", string: route)
+            line.field("path", string: path)
+            line.field("status", integer: status)
+            line.field("duration_ms", number: milliseconds)
+        }
+    }
+
+    private static func isAccessField(_ key: String) -> Bool {
+        switch key {
+        case "route", "path", "status", "duration_ms": true
+        default: false
+        }
+    }
+
+    /// One line: the handler's own fields, then the provider's metadata, the logger's and the
+    /// event's, where the event wins over the logger, which wins over the provider. No merged
+    /// dictionary is built: this runs once per request for the access log.
+    private func write(level: Logger.Level, message: String, eventSets: (String) -> Bool, event: (inout JSONLineWriter) -> Void) {
         var line = JSONLineWriter()
         line.field("ts", timestamp: Self.clock.now())
-        line.field("level", string: event.level.rawValue)
+        line.field("level", string: level.rawValue)
         line.field("service", string: service)
         line.field("logger", string: label)
-        line.field("msg", string: event.message.description)
-        // Event metadata wins over the logger's, which wins over the provider's; no merged
-        // dictionary is built, since this runs once per request for the access log.
-        let provided = metadataProvider?.get()
-        let extra = event.metadata
-        if let provided {
+        line.field("msg", string: message)
+        if let provided = metadataProvider?.get() {
             let request = RequestLogFields.in(metadata[RequestLogFields.key])
             for (key, value) in provided
-            where metadata[key] == nil && extra?[key] == nil && request?.writes(key) != true && !Self.isReserved(key) {
+            where metadata[key] == nil && !eventSets(key) && request?.writes(key) != true && !Self.isReserved(key) {
                 line.field(key, value: value)
             }
         }
         for (key, value) in metadata where !Self.isReserved(key) {
             if key == RequestLogFields.key, let request = RequestLogFields.in(value) {
-                line.request(request, except: extra)
-            } else if extra?[key] == nil {
+                line.request(request, except: eventSets)
+            } else if !eventSets(key) {
                 line.field(key, value: value)
             }
         }
-        if let extra {
-            for (key, value) in extra where !Self.isReserved(key) {
-                line.field(key, value: value)
-            }
-        }
+        event(&line)
         sink.write(line.finish())
     }
 
@@ -81,47 +108,57 @@ public struct JSONLogHandler: LogHandler {
     static let clock = TimestampClock()
 }
 
-/// Formats the current time for log lines, reusing the date-and-second part while it still holds.
+/// Formats the current time for log lines without a lock: the civil date is computed from the
+/// epoch seconds directly. A cache shared by every logging thread needed a lock, and so does glibc's
+/// `gmtime_r` (its time-zone lock); under load either one made logging threads wait on each other.
 final class TimestampClock: Sendable {
-    private let cached = Mutex<(second: Int, prefix: [UInt8])>((-1, []))
-
     /// `YYYY-MM-DDTHH:MM:SS.mmmZ` as bytes.
     func now() -> [UInt8] {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        let second = Int(now.tv_sec)
-        var bytes = cached.withLock { cache -> [UInt8] in
-            if cache.second == second { return cache.prefix }
-            var prefix = Self.dateAndSecond(now.tv_sec)
-            prefix.append(UInt8(ascii: "."))
-            cache = (second, prefix)
-            return prefix
-        }
+        var bytes = Self.dateAndSecond(now.tv_sec)
+        bytes.append(UInt8(ascii: "."))
         Self.digits(Int(now.tv_nsec / 1_000_000), 3, into: &bytes)
         bytes.append(UInt8(ascii: "Z"))
         return bytes
     }
 
-    /// `YYYY-MM-DDTHH:MM:SS` in UTC as bytes, by `gmtime_r`. Foundation's date formatters would
-    /// load ICU's calendar and time-zone data (3 MiB resident) to do the same.
+    /// `YYYY-MM-DDTHH:MM:SS` in UTC as bytes. Foundation's date formatters would load ICU's
+    /// calendar and time-zone data (3 MiB resident) to do the same.
     static func dateAndSecond(_ time: time_t) -> [UInt8] {
-        var seconds = time
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
+        let seconds = Int(time)
+        let days = seconds.floorDivided(by: 86_400)
+        let clock = seconds - days * 86_400
+        let (year, month, day) = civilDate(daysSinceEpoch: days)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(24)
-        digits(Int(parts.tm_year) + 1900, 4, into: &bytes)
+        digits(year, 4, into: &bytes)
         bytes.append(UInt8(ascii: "-"))
-        digits(Int(parts.tm_mon) + 1, 2, into: &bytes)
+        digits(month, 2, into: &bytes)
         bytes.append(UInt8(ascii: "-"))
-        digits(Int(parts.tm_mday), 2, into: &bytes)
+        digits(day, 2, into: &bytes)
         bytes.append(UInt8(ascii: "T"))
-        digits(Int(parts.tm_hour), 2, into: &bytes)
+        digits(clock / 3600, 2, into: &bytes)
         bytes.append(UInt8(ascii: ":"))
-        digits(Int(parts.tm_min), 2, into: &bytes)
+        digits(clock / 60 % 60, 2, into: &bytes)
         bytes.append(UInt8(ascii: ":"))
-        digits(Int(parts.tm_sec), 2, into: &bytes)
+        digits(clock % 60, 2, into: &bytes)
         return bytes
+    }
+
+    /// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's
+    /// `civil_from_days`, exact for every day a log line can carry).
+    static func civilDate(daysSinceEpoch days: Int) -> (year: Int, month: Int, day: Int) {
+        let shifted = days + 719_468
+        let era = shifted.floorDivided(by: 146_097)
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        return (year, month, day)
     }
 
     /// `date` as ISO 8601 in UTC to the second (`2026-12-01T10:29:12Z`).
@@ -138,6 +175,14 @@ final class TimestampClock: Sendable {
             rest %= divisor
             divisor /= 10
         }
+    }
+}
+
+extension Int {
+    /// Division rounding towards minus infinity, for dates before 1970.
+    fileprivate func floorDivided(by divisor: Int) -> Int {
+        let quotient = self / divisor
+        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
     }
 }
 
@@ -165,13 +210,25 @@ struct JSONLineWriter {
         append(value)
     }
 
+    /// An integer written as a JSON number.
+    mutating func field(_ key: String, integer: Int) {
+        writeKey(key)
+        bytes.append(contentsOf: String(integer).utf8)
+    }
+
+    /// A double written as JSON (a non-finite one as 0, as `JSONNumber` does).
+    mutating func field(_ key: String, number: Double) {
+        writeKey(key)
+        bytes.append(contentsOf: (number.isFinite ? String(number) : "0").utf8)
+    }
+
     /// A request's identity as its five fields, leaving out those the event sets itself.
-    mutating func request(_ request: RequestLogFields, except event: Logger.Metadata?) {
-        if event?["request_id"] == nil { field("request_id", string: request.requestID) }
-        if event?["trace_id"] == nil { field("trace_id", string: request.traceID) }
-        if event?["span_id"] == nil { field("span_id", string: request.spanID) }
-        if event?["method"] == nil { field("method", string: request.method) }
-        if let route = request.route, event?["route"] == nil { field("route", string: route) }
+    mutating func request(_ request: RequestLogFields, except eventSets: (String) -> Bool) {
+        if !eventSets("request_id") { field("request_id", string: request.requestID) }
+        if !eventSets("trace_id") { field("trace_id", string: request.traceID) }
+        if !eventSets("span_id") { field("span_id", string: request.spanID) }
+        if !eventSets("method") { field("method", string: request.method) }
+        if let route = request.route, !eventSets("route") { field("route", string: route) }
     }
 
     private mutating func writeKey(_ key: String) {

@@ -11,6 +11,9 @@ import Synchronization
 public final class LogSink: Sendable {
     private struct Pending {
         var bytes: [UInt8] = []
+        /// The buffer last written, emptied with its capacity kept: the next burst appends into
+        /// it without growing a new array under the lock.
+        var spare: [UInt8] = []
         var lines = 0
         var scheduled = false
     }
@@ -45,7 +48,7 @@ public final class LogSink: Sendable {
         case nil: droppedLines.add(1, ordering: .relaxed)
         // A short delay gathers the lines of a burst into one write and one thread wake-up,
         // instead of a context switch per line.
-        case true?: queue.asyncAfter(deadline: .now() + .milliseconds(2)) { self.drain() }
+        case true?: queue.asyncAfter(deadline: .now() + .milliseconds(10)) { self.drain() }
         case false?: break
         }
     }
@@ -57,15 +60,20 @@ public final class LogSink: Sendable {
 
     private func drain() {
         while true {
-            let chunk = pending.withLock { state -> [UInt8] in
-                let taken = state.bytes
-                state.bytes = []
+            var chunk = pending.withLock { state -> [UInt8] in
+                var taken: [UInt8] = []
+                swap(&taken, &state.bytes)
+                swap(&state.bytes, &state.spare)
                 state.lines = 0
                 if taken.isEmpty { state.scheduled = false }
                 return taken
             }
             if chunk.isEmpty { return }
             writeAll(chunk)
+            chunk.removeAll(keepingCapacity: true)
+            pending.withLock { state in
+                if state.spare.capacity < chunk.capacity { swap(&state.spare, &chunk) }
+            }
         }
     }
 

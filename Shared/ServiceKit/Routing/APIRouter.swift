@@ -135,7 +135,9 @@ public struct APIRouter {
                 try scope.checkIssues()
                 let output = try await handler(repeat (each inputs)!)
                 await scope.runCleanups(nil)
-                return try output.response(status: status)
+                let response = try output.response(status: status)
+                if Output.bodyIsInMemory { context.inMemoryBody?.set() }
+                return response
             } catch {
                 await scope.runCleanups(error)
                 throw error

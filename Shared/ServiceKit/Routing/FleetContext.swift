@@ -19,6 +19,8 @@ public struct FleetContext: RequestContext {
     /// Uploaded files larger than this are streamed to a temporary file instead of kept in memory
     /// (`UPLOAD_SPOOL_BYTES`).
     public var uploadSpoolBytes: Int = 1 << 20
+    /// Set by `ObservabilityMiddleware`; marked by whoever answers with a body in memory.
+    var inMemoryBody: InMemoryBodyMark?
     /// Where spooled uploads are written.
     public var uploadDirectory: String { FleetContext.temporaryUploads }
 

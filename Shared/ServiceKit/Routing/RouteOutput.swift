@@ -9,9 +9,19 @@ public protocol RouteOutput: Sendable {
     func response(status: HTTPResponse.Status) throws -> Response
     /// Documents the answer for `status`.
     static func document(status: HTTPResponse.Status, _ operation: inout OperationDescription)
+    /// Whether the response's body is complete in memory when it is returned, so the request can
+    /// be recorded then. False (the default) for anything that may stream: its request is recorded
+    /// once the last byte is written.
+    static var bodyIsInMemory: Bool { get }
+}
+
+extension RouteOutput {
+    public static var bodyIsInMemory: Bool { false }
 }
 
 extension Model {
+    public static var bodyIsInMemory: Bool { true }
+
     public func response(status: HTTPResponse.Status) throws -> Response {
         var writer = JSONWriter()
         writeJSON(to: &writer)
@@ -25,6 +35,8 @@ extension Model {
 }
 
 extension Array: RouteOutput where Element: Model {
+    public static var bodyIsInMemory: Bool { true }
+
     public func response(status: HTTPResponse.Status) throws -> Response {
         var writer = JSONWriter()
         writeJSON(to: &writer)
@@ -55,6 +67,8 @@ public struct Reply<Body: Model>: RouteOutput {
         self.headers = headers
     }
 
+    public static var bodyIsInMemory: Bool { true }
+
     public func response(status declared: HTTPResponse.Status) throws -> Response {
         guard let body else { return Response(status: status ?? declared, headers: headers) }
         var response = try body.response(status: status ?? declared)
@@ -70,6 +84,8 @@ public struct Reply<Body: Model>: RouteOutput {
 /// 204 with no body.
 public struct NoContent: RouteOutput {
     public init() {}
+
+    public static var bodyIsInMemory: Bool { true }
 
     public func response(status: HTTPResponse.Status) throws -> Response { Response(status: .noContent) }
 
