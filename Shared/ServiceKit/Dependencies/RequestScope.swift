@@ -25,6 +25,7 @@ public final class RequestScope: Sendable {
         var bodyTaken = false
     }
 
+    @usableFromInline
     init(request: Request, context: FleetContext, environment: RouteEnvironment) {
         self.request = request
         self.context = context
@@ -77,6 +78,7 @@ public final class RequestScope: Sendable {
         state.withLockedValue { $0.issues.add(contentsOf: issues) }
     }
 
+    @usableFromInline
     func checkIssues() throws {
         try state.withLockedValue { $0.issues }.check()
     }
@@ -86,6 +88,7 @@ public final class RequestScope: Sendable {
         state.withLockedValue { $0.bodyTaken = true }
     }
 
+    @usableFromInline
     func runCleanups(_ error: (any Error)?) async {
         let cleanups = state.withLockedValue { state in
             defer { state.cleanups = [] }
@@ -107,6 +110,7 @@ public enum DependencyError: Error, CustomStringConvertible {
 }
 
 /// What every route of a service shares: registered values and test overrides.
+@usableFromInline
 final class RouteEnvironment: Sendable {
     private let registry = Mutex<[ObjectIdentifier: any Sendable]>([:])
     let overrides: DependencyOverrides

@@ -74,10 +74,14 @@ public struct ObservabilityMiddleware: RouterMiddleware {
 /// Set by the layers that answer with a body already in memory (typed route outputs, rendered
 /// errors), so `ObservabilityMiddleware` records the request as soon as the response is returned
 /// instead of wrapping its body. One per request, shared by the copies of its context.
+@usableFromInline
 final class InMemoryBodyMark: Sendable {
     private let value = Atomic<Bool>(false)
 
+    init() {}
+
     /// The response being returned has its whole body in memory.
+    @usableFromInline
     func set() { value.store(true, ordering: .relaxed) }
 
     var isSet: Bool { value.load(ordering: .relaxed) }

@@ -15,13 +15,13 @@ import Hummingbird
 /// other answers without a body (a 304, say). `group` nests routes under a prefix with tags and
 /// shared dependencies; `provide` registers service-wide values for `Depends`.
 public struct APIRouter {
-    let router: Router<FleetContext>
+    @usableFromInline let router: Router<FleetContext>
     /// The routes declared so far.
     public let table: RouteTable
-    let environment: RouteEnvironment
-    let prefix: String
-    let tags: [String]
-    let dependencies: [any Dependency.Type]
+    @usableFromInline let environment: RouteEnvironment
+    @usableFromInline let prefix: String
+    @usableFromInline let tags: [String]
+    @usableFromInline let dependencies: [any Dependency.Type]
 
     init(router: Router<FleetContext>, table: RouteTable, overrides: DependencyOverrides = DependencyOverrides()) {
         self.router = router
@@ -53,6 +53,7 @@ public struct APIRouter {
     }
 
     /// `GET`.
+    @inlinable
     public func get<each Input: RouteInput, Output: RouteOutput>(
         _ path: String, status: HTTPResponse.Status = .ok, summary: String? = nil, description: String? = nil,
         operationID: String? = nil, errors: [DeclaredError] = [], responses: [DeclaredResponse] = [],
@@ -62,6 +63,7 @@ public struct APIRouter {
     }
 
     /// `POST`.
+    @inlinable
     public func post<each Input: RouteInput, Output: RouteOutput>(
         _ path: String, status: HTTPResponse.Status = .ok, summary: String? = nil, description: String? = nil,
         operationID: String? = nil, errors: [DeclaredError] = [], responses: [DeclaredResponse] = [],
@@ -71,6 +73,7 @@ public struct APIRouter {
     }
 
     /// `PUT`.
+    @inlinable
     public func put<each Input: RouteInput, Output: RouteOutput>(
         _ path: String, status: HTTPResponse.Status = .ok, summary: String? = nil, description: String? = nil,
         operationID: String? = nil, errors: [DeclaredError] = [], responses: [DeclaredResponse] = [],
@@ -80,6 +83,7 @@ public struct APIRouter {
     }
 
     /// `PATCH`.
+    @inlinable
     public func patch<each Input: RouteInput, Output: RouteOutput>(
         _ path: String, status: HTTPResponse.Status = .ok, summary: String? = nil, description: String? = nil,
         operationID: String? = nil, errors: [DeclaredError] = [], responses: [DeclaredResponse] = [],
@@ -89,6 +93,7 @@ public struct APIRouter {
     }
 
     /// `DELETE`; return `NoContent()` for 204.
+    @inlinable
     public func delete<each Input: RouteInput, Output: RouteOutput>(
         _ path: String, status: HTTPResponse.Status = .noContent, summary: String? = nil, description: String? = nil,
         operationID: String? = nil, errors: [DeclaredError] = [], responses: [DeclaredResponse] = [],
@@ -104,29 +109,21 @@ public struct APIRouter {
         router.on(RouterPath(prefix + path), method: method) { request, context in try await handler(request, context) }
     }
 
-    private func add<each Input: RouteInput, Output: RouteOutput>(
+    // Inlinable so that the per-request closure is compiled in the service's module with its
+    // concrete input and output types: unspecialised, every request paid runtime lookups of the
+    // generic and parameter-pack tuple metadata (about 5% of a request's CPU).
+    @inlinable
+    func add<each Input: RouteInput, Output: RouteOutput>(
         _ method: HTTPRequest.Method, _ path: String, status: HTTPResponse.Status, summary: String?, description: String?,
         operationID: String?, errors: [DeclaredError], responses: [DeclaredResponse],
         _ handler: @escaping @Sendable (repeat each Input) async throws -> Output
     ) {
         let full = prefix + path
-        let tags = self.tags
-        let dependencies = self.dependencies
-        table.add(method: method, path: full) { components in
-            var operation = OperationDescription(method: method, path: full, tags: tags, components: components)
-            operation.summary = summary
-            operation.description = description
-            operation.operationID = operationID ?? Self.operationID(method, full)
-            for dependency in dependencies { dependency.document(&operation) }
-            repeat (each Input).document(&operation)
-            Output.document(status: status, &operation)
-            if operation.readsInput { operation.answerValidationError() }
-            for error in errors { operation.answerProblem(error.status, error.description) }
-            for response in responses { operation.answer(response.status, response.description, schema: nil) }
-            return operation
-        }
-
+        describe(
+            method, full, status: status, summary: summary, description: description, operationID: operationID,
+            errors: errors, responses: responses, inputs: repeat (each Input).self, output: Output.self)
         let environment = self.environment
+        let dependencies = self.dependencies
         router.on(RouterPath(full), method: method) { request, context in
             let scope = RequestScope(request: request, context: context, environment: environment)
             do {
@@ -145,7 +142,32 @@ public struct APIRouter {
         }
     }
 
-    private static func resolveShared<D: Dependency>(_ dependency: D.Type, _ scope: RequestScope) async throws -> D.Value? {
+    /// Adds the route to the table, described (for the document) when it is first asked for.
+    @usableFromInline
+    func describe<each Input: RouteInput, Output: RouteOutput>(
+        _ method: HTTPRequest.Method, _ full: String, status: HTTPResponse.Status, summary: String?, description: String?,
+        operationID: String?, errors: [DeclaredError], responses: [DeclaredResponse],
+        inputs: repeat (each Input).Type, output: Output.Type
+    ) {
+        let tags = self.tags
+        let dependencies = self.dependencies
+        table.add(method: method, path: full) { components in
+            var operation = OperationDescription(method: method, path: full, tags: tags, components: components)
+            operation.summary = summary
+            operation.description = description
+            operation.operationID = operationID ?? Self.operationID(method, full)
+            for dependency in dependencies { dependency.document(&operation) }
+            repeat (each Input).document(&operation)
+            Output.document(status: status, &operation)
+            if operation.readsInput { operation.answerValidationError() }
+            for error in errors { operation.answerProblem(error.status, error.description) }
+            for response in responses { operation.answer(response.status, response.description, schema: nil) }
+            return operation
+        }
+    }
+
+    @usableFromInline
+    static func resolveShared<D: Dependency>(_ dependency: D.Type, _ scope: RequestScope) async throws -> D.Value? {
         do {
             return try await scope.resolve(dependency)
         } catch is RequestScope.InvalidInput {

@@ -20,7 +20,7 @@ public struct FleetContext: RequestContext {
     /// (`UPLOAD_SPOOL_BYTES`).
     public var uploadSpoolBytes: Int = 1 << 20
     /// Set by `ObservabilityMiddleware`; marked by whoever answers with a body in memory.
-    var inMemoryBody: InMemoryBodyMark?
+    @usableFromInline var inMemoryBody: InMemoryBodyMark?
     /// Where spooled uploads are written.
     public var uploadDirectory: String { FleetContext.temporaryUploads }
 
