@@ -50,10 +50,10 @@ for entry in "${SERVICES[@]}"; do
   IFS=: read -r name port admin <<<"$entry"
   port=$((port + offset)); admin=$((admin + offset))
   for _ in $(seq 1 300); do
-    if curl -fsS -o /dev/null "http://127.0.0.1:$admin/readyz" 2>/dev/null; then break; fi
+    if curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$admin/readyz" 2>/dev/null; then break; fi
     sleep 0.2
   done
-  if ! curl -fsS -o /dev/null "http://127.0.0.1:$admin/readyz" 2>/dev/null; then
+  if ! curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$admin/readyz" 2>/dev/null; then
     echo "fleet: $name did not become ready" >&2
     exit 1
   fi

@@ -15,6 +15,8 @@ public final class ServiceProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var stdoutBuffer = Data()
     private var stderrBuffer = Data()
+    /// How many of the two output pipes have reached end of file.
+    private var pipesClosed = 0
 
     /// Starts `executable` (a product name under the build folder, or a path) with `environment`
     /// on top of a minimal one; `PORT` and `ADMIN_PORT` are free loopback ports unless given.
@@ -113,6 +115,12 @@ public final class ServiceProcess: @unchecked Sendable {
             }
             try? await Task.sleep(for: .milliseconds(20))
         }
+        // The process has exited, but its last output may still be in the pipes: wait until both
+        // are read to the end (a child that inherited them may hold them open; not past 2 s).
+        let drained = ContinuousClock.now + .seconds(2)
+        while lock.withLock({ pipesClosed }) < 2, ContinuousClock.now < drained {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
         return process.terminationStatus
     }
 
@@ -125,12 +133,13 @@ public final class ServiceProcess: @unchecked Sendable {
     }
 
     private func drain(_ handle: FileHandle, _ sink: @escaping @Sendable (Data) -> Void) {
-        Thread {
+        Thread { [weak self] in
             while true {
                 let data = handle.availableData
                 if data.isEmpty { break }
                 sink(data)
             }
+            self?.lock.withLock { self?.pipesClosed += 1 }
         }.start()
     }
 

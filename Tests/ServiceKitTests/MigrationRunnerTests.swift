@@ -74,4 +74,30 @@ import Testing
             await #expect(throws: MigrationError.self) { try await runner.run([Self.migrations[1], Self.migrations[0]]) }
         }
     }
+
+    /// Readiness probes ping the database from the moment the admin port opens, while the
+    /// migrations open the writer on a file that does not exist yet. Both connections used to
+    /// switch the new file to WAL, and SQLite answers one of two such upgrades "database is
+    /// locked" at once (no busy wait can resolve it), which failed the migrations and the start.
+    @Test func migrationsOnANewFileSucceedWhileReadersPingIt() async throws {
+        let directory = try TemporaryDirectory.make(prefix: "migrations-race")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for attempt in 0..<20 {
+            let database = try Database.open(.sqlite(path: directory + "/race\(attempt).db"), logger: Logger(label: "test"))
+            do {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<4 {
+                        group.addTask { try await database.ping() }
+                    }
+                    group.addTask { try await MigrationRunner(database: database, logger: Logger(label: "test")).run(Self.migrations) }
+                    try await group.waitForAll()
+                }
+            } catch {
+                try? await database.close()
+                Issue.record("attempt \(attempt): \(error)")
+                return
+            }
+            try await database.close()
+        }
+    }
 }

@@ -33,7 +33,7 @@ public enum ServiceMain {
             let runtime = try ServiceRuntime(definition: definition, configuration: configuration, logger: logger, logLevels: levels)
             MetricsSystem.bootstrap(PrometheusMetricsFactory.sanitizing(registry: runtime.metrics.registry))
             let group = ServiceGroup(configuration: .init(
-                services: try runtime.makeServices().map { .init(service: $0) },
+                services: try runtime.makeServices(),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             ).withShutdownLimits(delay: configuration.shutdownDelay, timeout: configuration.shutdownTimeout))

@@ -51,12 +51,12 @@ public final class Database: Sendable {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             }
             let readers = PoolBox(EventLoopGroupConnectionPool(
-                source: SQLiteFileSource(path: path), maxConnectionsPerEventLoop: 2,
+                source: SQLiteFileSource(path: path, isWriter: false), maxConnectionsPerEventLoop: 2,
                 requestTimeout: .seconds(30), logger: logger, on: eventLoopGroup
             ))
             // One event loop, one connection: the single writer.
             let writer = PoolBox(EventLoopGroupConnectionPool(
-                source: SQLiteFileSource(path: path), maxConnectionsPerEventLoop: 1,
+                source: SQLiteFileSource(path: path, isWriter: true), maxConnectionsPerEventLoop: 1,
                 requestTimeout: .seconds(30), logger: logger, on: eventLoopGroup.next()
             ))
             return Database(
@@ -141,16 +141,25 @@ final class PoolBox<Source: ConnectionPoolSource>: @unchecked Sendable {
 }
 
 /// Opens SQLite connections with the pragmas a server needs.
+///
+/// Only the writer switches the file to WAL (the mode is stored in the file, and readers follow
+/// it). When a reader and the writer both opened a new file at once (a readiness probe during the
+/// first migrations), both asked for the switch, and SQLite answers one of two such lock upgrades
+/// "database is locked" at once, without a busy wait: the migrations failed and the service with
+/// them.
 struct SQLiteFileSource: ConnectionPoolSource {
     let path: String
+    let isWriter: Bool
 
     func makeConnection(logger: Logger, on eventLoop: any EventLoop) -> EventLoopFuture<SQLiteConnection> {
         SQLiteConnection.open(storage: .file(path: path), threadPool: .singleton, logger: logger, on: eventLoop)
             .flatMap { connection in
+                // `synchronous` before the switch to WAL: on a new file the switch is a write,
+                // which under the default (FULL) syncs the rollback journal, the file and the folder.
                 let pragmas = [
-                    "PRAGMA busy_timeout = 10000", "PRAGMA journal_mode = WAL",
-                    "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON",
-                ]
+                    "PRAGMA busy_timeout = 10000", "PRAGMA synchronous = NORMAL",
+                    isWriter ? "PRAGMA journal_mode = WAL" : nil, "PRAGMA foreign_keys = ON",
+                ].compactMap { $0 }
                 var chain = eventLoop.makeSucceededVoidFuture()
                 for pragma in pragmas {
                     chain = chain.flatMap { connection.query(pragma).map { _ in } }
