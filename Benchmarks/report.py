@@ -70,7 +70,7 @@ out.append(f"Run {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by 
            "(all rounds are in Benchmarks/raw). "
            "wrk shares the machine's cores with the server, so read the ratios, not the absolute figures.\n")
 out.append(f"- Machine: {os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}")
-out.append(f"- {version('swift --version 2>&1 | head -1')}")
+out.append(f"- {version('swift --version 2>&1 | head -1')}; the ServiceKit services built with `--static-swift-stdlib` (as they ship), the peers with the defaults")
 out.append(f"- {version('wrk -v 2>&1 | head -1')}")
 out.append(f"- Python {platform.python_version()}, {version(sys.executable + ' -m pip show fastapi | grep Version')} (fastapi), "
            f"{version(sys.executable + ' -m pip show uvicorn | grep Version')} (uvicorn[standard])\n")

@@ -72,7 +72,7 @@ public struct JSONLogHandler: LogHandler {
     /// dictionary is built: this runs once per request for the access log.
     private func write(level: Logger.Level, message: String, eventSets: (String) -> Bool, event: (inout JSONLineWriter) -> Void) {
         var line = JSONLineWriter()
-        line.field("ts", timestamp: Self.clock.now())
+        line.field("ts", timestamp: TimestampClock.now())
         line.field("level", string: level.rawValue)
         line.field("service", string: service)
         line.field("logger", string: label)
@@ -104,21 +104,19 @@ public struct JSONLogHandler: LogHandler {
         default: false
         }
     }
-
-    static let clock = TimestampClock()
 }
 
 /// Formats the current time for log lines without a lock: the civil date is computed from the
 /// epoch seconds directly. A cache shared by every logging thread needed a lock, and so does glibc's
 /// `gmtime_r` (its time-zone lock); under load either one made logging threads wait on each other.
-final class TimestampClock: Sendable {
+enum TimestampClock {
     /// `YYYY-MM-DDTHH:MM:SS.mmmZ` as bytes.
-    func now() -> [UInt8] {
+    static func now() -> [UInt8] {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        var bytes = Self.dateAndSecond(now.tv_sec)
+        var bytes = dateAndSecond(now.tv_sec)
         bytes.append(UInt8(ascii: "."))
-        Self.digits(Int(now.tv_nsec / 1_000_000), 3, into: &bytes)
+        digits(Int(now.tv_nsec / 1_000_000), 3, into: &bytes)
         bytes.append(UInt8(ascii: "Z"))
         return bytes
     }
