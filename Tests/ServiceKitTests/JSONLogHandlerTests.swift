@@ -4,18 +4,26 @@ import Logging
 import Testing
 
 @Suite struct JSONLogHandlerTests {
-    /// Logs through a handler writing to a pipe and returns the parsed lines.
-    func capture(level: Logger.Level = .info, _ body: (inout Logger) -> Void) throws -> [[String: Any]] {
+    /// Logs through a handler writing to a pipe and returns what it wrote.
+    func captureText(
+        level: Logger.Level = .info, label: String = "test.logger", provider: Logger.MetadataProvider? = nil,
+        _ body: (inout Logger, LogLevels) throws -> Void
+    ) throws -> String {
         let pipe = Pipe()
         let sink = LogSink(fileDescriptor: pipe.fileHandleForWriting.fileDescriptor)
         let levels = LogLevels(root: level)
-        var logger = Logger(label: "test.logger") { label in
-            JSONLogHandler(label: label, service: "demo", sink: sink, levels: levels)
+        var logger = Logger(label: label) { label in
+            JSONLogHandler(label: label, service: "demo", sink: sink, levels: levels, metadataProvider: provider)
         }
-        body(&logger)
+        try body(&logger, levels)
         sink.flush()
         try pipe.fileHandleForWriting.close()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+
+    /// Logs through a handler writing to a pipe and returns the parsed lines.
+    func capture(level: Logger.Level = .info, _ body: (inout Logger) -> Void) throws -> [[String: Any]] {
+        let text = try captureText(level: level) { logger, _ in body(&logger) }
         return try text.split(separator: "\n").map { line in
             try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         }
@@ -40,19 +48,14 @@ import Testing
     }
 
     @Test func aRequestsIdentityIsWrittenAsFiveFieldsEachOnceWithTheEventWinning() throws {
-        let pipe = Pipe()
-        let sink = LogSink(fileDescriptor: pipe.fileHandleForWriting.fileDescriptor)
-        let levels = LogLevels(root: .info)
         let provider = Logger.MetadataProvider { ["trace_id": "from-provider", "tenant": "t1"] }
-        var logger = Logger(label: "x") { JSONLogHandler(label: $0, service: "demo", sink: sink, levels: levels, metadataProvider: provider) }
-        logger[metadataKey: RequestLogFields.key] = .stringConvertible(RequestLogFields(
-            requestID: "r1", traceID: "t" + String(repeating: "0", count: 31), spanID: "s" + String(repeating: "0", count: 15),
-            method: "GET", route: "/items/{id}"))
-        #expect(logger[metadataKey: "request_id"]?.description == "r1", "other handlers see the request id")
-        logger.info("request", metadata: ["route": "NotFound", "status": .stringConvertible(JSONNumber(404))])
-        sink.flush()
-        try pipe.fileHandleForWriting.close()
-        let line = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let line = try captureText(provider: provider) { logger, _ in
+            logger[metadataKey: RequestLogFields.key] = .stringConvertible(RequestLogFields(
+                requestID: "r1", traceID: "t" + String(repeating: "0", count: 31), spanID: "s" + String(repeating: "0", count: 15),
+                method: "GET", route: "/items/{id}"))
+            #expect(logger[metadataKey: "request_id"]?.description == "r1", "other handlers see the request id")
+            logger.info("request", metadata: ["route": "NotFound", "status": .stringConvertible(JSONNumber(404))])
+        }
         for key in ["request_id", "trace_id", "span_id", "method", "route", "tenant", "status"] {
             #expect(line.components(separatedBy: "\"\(key)\":").count == 2, "\(key) once in \(line)")
         }
@@ -94,25 +97,21 @@ import Testing
     }
 
     @Test func theAccessLineIsTheLineLoggerInfoWouldWrite() throws {
-        let pipe = Pipe()
-        let sink = LogSink(fileDescriptor: pipe.fileHandleForWriting.fileDescriptor)
-        let levels = LogLevels(root: .info)
         let provider = Logger.MetadataProvider { ["tenant": "t1", "status": "from-provider"] }
-        var logger = Logger(label: "x") { JSONLogHandler(label: $0, service: "demo", sink: sink, levels: levels, metadataProvider: provider) }
-        logger[metadataKey: RequestLogFields.key] = .stringConvertible(RequestLogFields(
-            requestID: "r1", traceID: "t1", spanID: "s1", method: "GET", route: "/items/{id}"))
-        logger[metadataKey: "hb.request.id"] = "7"
-        logger.info("request", metadata: [
-            "route": "/items/{id}", "path": "/items/\"1\"", "status": .stringConvertible(JSONNumber(200)),
-            "duration_ms": .stringConvertible(JSONNumber(0.125)),
-        ])
-        let handler = try #require(logger.handler as? JSONLogHandler)
-        handler.logRequest(route: "/items/{id}", path: "/items/\"1\"", status: 200, milliseconds: 0.125)
-        levels.set(.warning)
-        handler.logRequest(route: "/items/{id}", path: "/hidden", status: 200, milliseconds: 1)
-        sink.flush()
-        try pipe.fileHandleForWriting.close()
-        let lines = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        let text = try captureText(provider: provider) { logger, levels in
+            logger[metadataKey: RequestLogFields.key] = .stringConvertible(RequestLogFields(
+                requestID: "r1", traceID: "t1", spanID: "s1", method: "GET", route: "/items/{id}"))
+            logger[metadataKey: "hb.request.id"] = "7"
+            logger.info("request", metadata: [
+                "route": "/items/{id}", "path": "/items/\"1\"", "status": .stringConvertible(JSONNumber(200)),
+                "duration_ms": .stringConvertible(JSONNumber(0.125)),
+            ])
+            let handler = try #require(logger.handler as? JSONLogHandler)
+            handler.logRequest(route: "/items/{id}", path: "/items/\"1\"", status: 200, milliseconds: 0.125)
+            levels.set(.warning)
+            handler.logRequest(route: "/items/{id}", path: "/hidden", status: 200, milliseconds: 1)
+        }
+        let lines = text.split(separator: "\n")
         #expect(lines.count == 2, "the access line respects the level")
         let objects = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
         let withoutTime = objects.map { object in

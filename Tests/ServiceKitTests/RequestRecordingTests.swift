@@ -60,15 +60,20 @@ import Testing
         return (Int(count), sum)
     }
 
+    /// The service's API router as Hummingbird runs it, and a request context for it.
+    static func responder(_ service: InProcessService) throws -> (RouterResponder<FleetContext>, FleetContext) {
+        let responder = try service.runtime.makeAPIRouter().buildResponder()
+        let context = FleetContext(source: .init(channel: EmbeddedChannel(), logger: service.runtime.logger))
+        return (responder, context)
+    }
+
     static func request(_ path: String) -> Request {
         Request(head: HTTPRequest(method: .get, scheme: "http", authority: "localhost", path: path), body: RequestBody(buffer: ByteBuffer()))
     }
 
     @Test func anInMemoryAnswerIsRecordedAsSoonAsItIsReturnedBeforeItsBodyIsWritten() async throws {
         try await InProcessService.with(Self.definition) { service in
-            let responder = try service.runtime.makeAPIRouter().buildResponder()
-            let channel = EmbeddedChannel()
-            let context = FleetContext(source: .init(channel: channel, logger: service.runtime.logger))
+            let (responder, context) = try Self.responder(service)
 
             let hello = try await responder.respond(to: Self.request("/hello"), context: context)
             #expect(Self.recorded(service, route: "/hello", status: 200)?.count == 1)
@@ -85,9 +90,7 @@ import Testing
 
     @Test func aStreamedAnswerIsRecordedOnceItsLastByteIsWrittenWithTheWritingTimed() async throws {
         try await InProcessService.with(Self.definition) { service in
-            let responder = try service.runtime.makeAPIRouter().buildResponder()
-            let channel = EmbeddedChannel()
-            let context = FleetContext(source: .init(channel: channel, logger: service.runtime.logger))
+            let (responder, context) = try Self.responder(service)
 
             let stream = try await responder.respond(to: Self.request("/stream"), context: context)
             #expect(Self.recorded(service, route: "/stream", status: 200) == nil)
