@@ -84,6 +84,7 @@ final class InMemoryBodyMark: Sendable {
     @usableFromInline
     func set() { value.store(true, ordering: .relaxed) }
 
+    /// Whether a layer below marked the response as in memory.
     var isSet: Bool { value.load(ordering: .relaxed) }
 }
 

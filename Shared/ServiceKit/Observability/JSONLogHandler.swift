@@ -211,13 +211,13 @@ struct JSONLineWriter {
     /// An integer written as a JSON number.
     mutating func field(_ key: String, integer: Int) {
         writeKey(key)
-        bytes.append(contentsOf: String(integer).utf8)
+        bytes.append(contentsOf: JSONNumber(integer).description.utf8)
     }
 
-    /// A double written as JSON (a non-finite one as 0, as `JSONNumber` does).
+    /// A double written as a JSON number, formatted as `JSONNumber` formats it.
     mutating func field(_ key: String, number: Double) {
         writeKey(key)
-        bytes.append(contentsOf: (number.isFinite ? String(number) : "0").utf8)
+        bytes.append(contentsOf: JSONNumber(number).description.utf8)
     }
 
     /// A request's identity as its five fields, leaving out those the event sets itself.

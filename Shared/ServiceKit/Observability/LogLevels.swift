@@ -37,11 +37,6 @@ public final class LogLevels: Sendable {
         self.state = Mutex(State(root: root, overrides: [:], cells: [:]))
     }
 
-    /// The level for a logger label: its override, else the root level.
-    public func level(for label: String) -> Logger.Level {
-        state.withLock { $0.overrides[label] ?? $0.root }
-    }
-
     /// Records a label so `GET /loggers` can list it, and returns the cell that follows its level.
     @discardableResult
     public func register(_ label: String) -> Cell {
