@@ -17,7 +17,7 @@ test-deps: ## Install what the tests need too (PostgreSQL, promtool)
 build: deps ## Build every service (debug)
 	$(SWIFT) build
 
-run: build ## Run the fleet locally on SQLite; Ctrl-C stops it
+run: $(if $(NO_BUILD),,build) ## Run the fleet locally on SQLite; Ctrl-C stops it
 	@scripts/run-fleet.sh --no-build
 
 test: test-deps ## Build once and run the whole suite, system tests included

@@ -35,7 +35,6 @@ let package = Package(
         .package(url: "https://github.com/vapor/sql-kit", from: "3.36.0"),
         .package(url: "https://github.com/vapor/sqlite-kit", from: "4.5.2"),
         .package(url: "https://github.com/vapor/postgres-kit", from: "2.17.0"),
-        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
         .package(url: "https://github.com/swift-otel/swift-w3c-trace-context", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
@@ -59,6 +58,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "_NIOFileSystem", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
@@ -77,6 +77,8 @@ let package = Package(
             path: "Shared/ServiceKitMacros",
             swiftSettings: strict
         ),
+        // Stamps ServiceKit with the git revision at every build (/info, build_info): Plugins/BuildStamp.
+        .plugin(name: "BuildStamp", capability: .buildTool(), path: "Plugins/BuildStamp"),
         .target(
             name: "ServiceKit",
             dependencies: [
@@ -91,15 +93,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "PostgresKit", package: "postgres-kit"),
-                .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             path: "Shared/ServiceKit",
-            swiftSettings: strict
+            swiftSettings: strict,
+            plugins: ["BuildStamp"]
         ),
         .target(
             name: "ServiceKitTesting",
@@ -133,7 +136,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ServiceKitTests",
-            dependencies: ["ServiceKit", "ServiceKitTesting", .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: [
+                "ServiceKit", "ServiceKitTesting", .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
+            ],
             path: "Tests/ServiceKitTests",
             swiftSettings: strict
         ),

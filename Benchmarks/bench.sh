@@ -2,13 +2,27 @@
 # make bench: ServiceKit side by side with bare Hummingbird and FastAPI, in one run, on loopback;
 # then CurlHTTP against AsyncHTTPClient as clients of one bare Hummingbird (Benchmarks/client).
 # QUICK=1 shortens every run. Writes Benchmarks/RESULTS.md and the raw outputs in Benchmarks/raw/.
+#
+# The method (Benchmarks/NOTES.md, "Method"):
+# - every Swift system is built the same way: `swift build -c release --static-swift-stdlib`, linked
+#   with lld and `-z pack-relative-relocs` (`serviceLinking` in both Package.swift files);
+# - every system is ready at its first 200 on its API port, probed the same way (bash's /dev/tcp,
+#   every millisecond), and its launches are interleaved with the other systems' launches;
+# - the systems run side by side and are measured in rounds, in a new order each round; each ratio
+#   is the median of the per-round ratios, with their min–max;
+# - each wrk run also records the server's CPU time (utime + stime of its processes, /proc/PID/stat),
+#   divided by the requests completed: the steadier figure on a shared machine;
+# - every request carries a `traceparent`; ServiceKit runs with everything on, a request timeout and a
+#   rate limit that never triggers (RESULTS.md counts the non-2xx answers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+began_run=$EPOCHSECONDS
 
-duration=${BENCH_DURATION:-10}; warmup=3; connections=64; threads=2; rounds=3
-if [ -n "${QUICK:-}" ]; then duration=4; warmup=1; fi
+duration=${BENCH_DURATION:-10}; warmup=3; connections=64; threads=2; rounds=5; launches=5
+if [ -n "${QUICK:-}" ]; then duration=4; warmup=1; rounds=3; launches=3; fi
 raw=$root/Benchmarks/raw
+traceparent=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
 
 # Refuse before touching anything: a run that cannot start keeps the last run's raw outputs.
 ports=(18101 18201 18102 18202 18103 18104 18105 18106 18206 18107 18301)
@@ -18,7 +32,18 @@ for p in "${ports[@]}"; do
   fi
 done
 work=$(mktemp -d /tmp/fleet-bench-XXXXXX)
-rm -rf "$raw"; mkdir -p "$raw"
+
+# The cleanup trap stops what the script started and is still running, by pid (a pid is forgotten
+# once its process has been waited for, so a reused pid is never signalled).
+declare -A live=()
+cleanup() {
+  local pid
+  for pid in "${!live[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${!live[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 scripts/deps.sh bench
 venv=$root/.venv-bench
@@ -28,33 +53,88 @@ if [ ! -x "$venv/bin/uvicorn" ]; then
 fi
 
 echo "bench: building release binaries" >&2
-# The services are built as they ship: with the Swift runtime and Foundation linked in
-# (`--static-swift-stdlib`). Loading and relocating a dozen shared Swift libraries was a fifth
-# of a start-up's CPU and 4 MiB of idle memory. The bare Hummingbird peer is built the
-# way its users build it by default, dynamically.
-swift build -c release --static-swift-stdlib --product catalog >&2
-swift build -c release --static-swift-stdlib --product bench-servicekit >&2
-(cd Benchmarks/peers/bare-hummingbird && swift build -c release >&2)
-(cd Benchmarks/client && swift build -c release >&2)
-bin=$root/.build/release
-peer_bin=$root/Benchmarks/peers/bare-hummingbird/.build/release
-client_bin=$root/Benchmarks/client/.build/release
+# Every Swift system is built with the same command-line flags, as the services ship: the Swift
+# runtime and Foundation linked in. The linker flags (lld, packed relative relocations) are in
+# each Package.swift. Each package builds in a scratch folder of its own (.build-bench*), so a run
+# never waits for, or disturbs, a build in .build.
+swift_flags=(-c release --static-swift-stdlib)
+scratch=$root/.build-bench
+peer_scratch=$root/.build-bench-peer
+client_scratch=$root/.build-bench-client
+swift build "${swift_flags[@]}" --scratch-path "$scratch" --product catalog >&2
+swift build "${swift_flags[@]}" --scratch-path "$scratch" --product bench-servicekit >&2
+swift build "${swift_flags[@]}" --package-path Benchmarks/peers/bare-hummingbird --scratch-path "$peer_scratch" >&2
+swift build -c release --package-path Benchmarks/client --scratch-path "$client_scratch" >&2
+bin=$(swift build "${swift_flags[@]}" --scratch-path "$scratch" --show-bin-path)
+peer_bin=$(swift build "${swift_flags[@]}" --package-path Benchmarks/peers/bare-hummingbird --scratch-path "$peer_scratch" --show-bin-path)
+client_bin=$(swift build -c release --package-path Benchmarks/client --scratch-path "$client_scratch" --show-bin-path)
 
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
+rm -rf "$raw"; mkdir -p "$raw"
+{
+  echo "began $began_run"
+  echo "quick ${QUICK:-}"
+  echo "rounds $rounds"
+  echo "launches $launches"
+  echo "warmup $warmup"
+  echo "traceparent $traceparent"
+  echo "swift_flags ${swift_flags[*]}"
+  echo "loadavg_start $(cut -d' ' -f1-3 /proc/loadavg | tr ' ' ,)"
+} >"$raw/run.txt"
+clk_tck=$(getconf CLK_TCK)
+
+# ServiceKit with everything on: access log (to a file), metrics, request ids, trace context, body
+# limit, problem answers, and also a request timeout and a rate limit far above what wrk reaches.
+everything_on=(REQUEST_TIMEOUT=30s RATE_LIMIT_RPS=10000000 RATE_LIMIT_BURST=10000000)
+
+# run_NAME: the command of each system, run in its own new, empty working folder.
+run_servicekit() { exec env PORT=18101 ADMIN_PORT=18201 "${everything_on[@]}" "$bin/bench-servicekit"; }
+run_servicekit_nolog() { exec env PORT=18102 ADMIN_PORT=18202 "${everything_on[@]}" ACCESS_LOG=false "$bin/bench-servicekit"; }
+run_hummingbird() { exec env PORT=18103 "$peer_bin/bench-hummingbird"; }
+run_fastapi_1() { exec "$venv/bin/uvicorn" --app-dir "$root/Benchmarks/peers/fastapi" app:app --port 18104 --workers 1; }
+run_fastapi_2() { exec "$venv/bin/uvicorn" --app-dir "$root/Benchmarks/peers/fastapi" app:app --port 18105 --workers 2; }
+run_catalog() {
+  exec env PORT=18106 ADMIN_PORT=18206 "${everything_on[@]}" DATABASE_URL="sqlite:///$work/catalog/catalog.db" "$bin/catalog"
 }
-trap cleanup EXIT INT TERM
+run_fastapi_catalog() {
+  exec env CATALOG_DB="$work/fastapi-catalog/catalog.db" "$venv/bin/uvicorn" --app-dir "$root/Benchmarks/peers/fastapi" \
+    catalog_app:app --port 18107 --workers 1
+}
+run_client_peer() { exec env PORT=18301 "$peer_bin/bench-hummingbird"; }
+
+# Each system's API port, and the path whose first 200 means ready: the same work on every system
+# of a group (GET /hello for the framework systems, GET /items, a list from the database, for the
+# two catalogs).
+declare -A port=([servicekit]=18101 [servicekit-nolog]=18102 [hummingbird]=18103 [fastapi-1]=18104
+  [fastapi-2]=18105 [catalog]=18106 [fastapi-catalog]=18107 [client-peer]=18301)
+declare -A ready_path=([servicekit]=/hello [servicekit-nolog]=/hello [hummingbird]=/hello [fastapi-1]=/hello
+  [fastapi-2]=/hello [catalog]=/items [fastapi-catalog]=/items [client-peer]=/hello)
+
+# A process and its descendants (uvicorn's workers are children of its supervisor).
+tree_pids() {
+  local child
+  echo "$1"
+  for child in $(pgrep -P "$1" || true); do tree_pids "$child"; done
+}
 
 # Resident memory of a process and its descendants, in KiB.
 rss_tree() {
   local total=0 pid
-  for pid in $1 $(pgrep -P "$1" || true); do
+  for pid in $(tree_pids "$1"); do
     total=$((total + $(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)))
   done
   echo "$total"
+}
+
+# CPU time a process and its descendants have used, in clock ticks: "user system".
+cpu_ticks() {
+  local user=0 system=0 pid stat fields
+  for pid in $(tree_pids "$1"); do
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+    # Fields after the command name (which is in parentheses): utime and stime are the 12th and 13th.
+    read -r -a fields <<<"${stat##*) }"
+    user=$((user + fields[11])); system=$((system + fields[12]))
+  done
+  echo "$user $system"
 }
 
 # answers_200 PORT PATH: one GET over bash's /dev/tcp, true on a 200. The start-up probe forks
@@ -72,119 +152,98 @@ answers_200() {
 # A pipe nobody writes to: `read -t` on it is a sleep without forking `sleep`.
 exec {pause_fd}<> <(:)
 
-# start NAME READY_URL COMMAND...: starts a system, records exec-to-first-200 and idle RSS.
-# The start-up time is the median of three launches, each in a new, empty working folder (so a
-# service with migrations applies them every time); the third launch is the one kept running.
-# Readiness is probed every millisecond.
-start() {
-  local name=$1 url=$2; shift 2
-  local times=() launch pid began ready port path attempt
-  [[ $url =~ ^http://127\.0\.0\.1:([0-9]+)(/.*)$ ]] || { echo "bench: bad ready URL $url" >&2; exit 1; }
-  port=${BASH_REMATCH[1]} path=${BASH_REMATCH[2]}
-  for launch in 1 2 3; do
-    rm -rf "${work:?}/$name"; mkdir -p "$work/$name"
-    began=${EPOCHREALTIME/./}  # microseconds, without forking `date`
-    ( cd "$work/$name" && exec "$@" ) >"$raw/$name.log" 2>&1 &
-    pid=$!
-    pids+=("$pid")
-    ready=
-    for ((attempt = 0; attempt < 30000; attempt++)); do
-      if answers_200 "$port" "$path"; then ready=${EPOCHREALTIME/./}; break; fi
-      read -r -t 0.001 -u "$pause_fd" || true
-    done
-    [ -n "$ready" ] || { echo "bench: $name did not start" >&2; exit 1; }
-    times+=($(( (ready - began) / 1000 )))
-    [ "$launch" = 3 ] && break
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  sleep 1
-  echo "$name startup_ms $(printf '%s\n' "${times[@]}" | sort -n | sed -n 2p)" >>"$raw/summary.txt"
-  echo "$name startup_launches $(IFS=,; echo "${times[*]}")" >>"$raw/summary.txt"
-  echo "$name rss_idle_kib $(rss_tree "$pid")" >>"$raw/summary.txt"
-  current=$pid
+declare -A started=() launch_us=()
+
+# launch NAME: starts a system in a new, empty working folder (so a service with migrations
+# applies them every time) and records exec-to-first-200 on its API port, probed every millisecond.
+launch() {
+  local name=$1 began ready pid attempt
+  rm -rf "${work:?}/$name"; mkdir -p "$work/$name"
+  began=${EPOCHREALTIME/./}  # microseconds, without forking `date`
+  ( cd "$work/$name" && "run_${name//-/_}" ) >"$raw/$name.log" 2>&1 &
+  pid=$!
+  live[$pid]=1
   started[$name]=$pid
+  ready=
+  for ((attempt = 0; attempt < 30000; attempt++)); do
+    if answers_200 "${port[$name]}" "${ready_path[$name]}"; then ready=${EPOCHREALTIME/./}; break; fi
+    kill -0 "$pid" 2>/dev/null || break
+    read -r -t 0.001 -u "$pause_fd" || true
+  done
+  [ -n "$ready" ] || { echo "bench: $name did not start (Benchmarks/raw/$name.log)" >&2; exit 1; }
+  launch_us[$name]+="${launch_us[$name]:+,}$((ready - began))"
 }
 
-declare -A started
+# halt NAME: stops a system (TERM, then waits for it).
+halt() {
+  local pid=${started[$1]}
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  unset "live[$pid]"
+}
+
+# startup NAME...: $launches launches of each system, interleaved (launch i of every system, then
+# launch i + 1), so drifting load falls on all of them alike. The last launch of each keeps running;
+# its idle RSS is recorded after a second.
+startup() {
+  local i name
+  for ((i = 1; i <= launches; i++)); do
+    for name in "$@"; do
+      launch "$name"
+      ((i == launches)) || halt "$name"
+    done
+  done
+  sleep 1
+  for name in "$@"; do
+    echo "$name startup_us ${launch_us[$name]}" >>"$raw/summary.txt"
+    echo "$name rss_idle_kib $(rss_tree "${started[$name]}")" >>"$raw/summary.txt"
+    echo "bench: $name ready in $(echo "${launch_us[$name]}" | tr , '\n' | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}') ms (median of $launches)" >&2
+  done
+}
 
 # stop NAME: records the RSS after load, then stops the system.
 stop() {
-  local name=$1 pid=${started[$1]}
-  echo "$name rss_loaded_kib $(rss_tree "$pid")" >>"$raw/summary.txt"
-  kill -TERM "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  echo "$1 rss_loaded_kib $(rss_tree "${started[$1]}")" >>"$raw/summary.txt"
+  halt "$1"
 }
 
-# load NAME ENDPOINT PORT PATH [LUA]: a warm-up run, then the measured one.
-load() {
-  local name=$1 endpoint=$2 port=$3 path=$4 lua=${5:-}
-  local args=(-t"$threads" -c"$connections" --latency)
-  [ -n "$lua" ] && args+=(-s "$root/Benchmarks/lua/$lua")
-  wrk "${args[@]}" -d"${warmup}s" "http://127.0.0.1:$port$path" >/dev/null
-  wrk "${args[@]}" -d"${duration}s" "http://127.0.0.1:$port$path" >"$raw/$name.$endpoint.txt"
-  echo "bench: $name $endpoint $(grep Requests/sec "$raw/$name.$endpoint.txt")" >&2
+# measure NAME PATH LUA SECONDS OUT: one wrk run against NAME, every request with the same
+# `traceparent`; OUT.cpu gets the server's CPU ticks over the run ("user system ticks-per-second").
+measure() {
+  local name=$1 path=$2 lua=$3 seconds=$4 out=$5 before after
+  local args=(-t"$threads" -c"$connections" -d"${seconds}s" --latency -H "traceparent: $traceparent")
+  [ "$lua" = - ] || args+=(-s "$root/Benchmarks/lua/$lua")
+  before=$(cpu_ticks "${started[$name]}")
+  wrk "${args[@]}" "http://127.0.0.1:${port[$name]}$path" >"$out"
+  after=$(cpu_ticks "${started[$name]}")
+  read -r b_user b_system <<<"$before"; read -r a_user a_system <<<"$after"
+  echo "$((a_user - b_user)) $((a_system - b_system)) $clk_tck" >"$out.cpu"
 }
 
-framework() {
-  local name=$1 port=$2
-  load "$name" hello "$port" /hello
-  load "$name" item "$port" /items/1 item.lua
-  load "$name" create "$port" /items create.lua
-}
-
-# The three Swift systems run side by side (idle ones cost nothing) and are measured in turns:
-# for each endpoint, $rounds rounds of ServiceKit, ServiceKit without access log and Hummingbird,
-# each round in a new order. The machine's load drifts by tens of percent over minutes; turns
-# spread the drift over all three, and the median round of each is what RESULTS.md reports.
-start servicekit http://127.0.0.1:18201/readyz env PORT=18101 ADMIN_PORT=18201 "$bin/bench-servicekit"
-start servicekit-nolog http://127.0.0.1:18202/readyz env PORT=18102 ADMIN_PORT=18202 ACCESS_LOG=false "$bin/bench-servicekit"
-start hummingbird http://127.0.0.1:18103/hello env PORT=18103 "$peer_bin/bench-hummingbird"
-
-# turn NAME ENDPOINT PORT PATH ROUND [LUA]: one measured round, no warm-up.
-turn() {
-  local name=$1 endpoint=$2 port=$3 path=$4 round=$5 lua=${6:-}
-  local args=(-t"$threads" -c"$connections" --latency)
-  [ -n "$lua" ] && args+=(-s "$root/Benchmarks/lua/$lua")
-  wrk "${args[@]}" -d"${duration}s" "http://127.0.0.1:$port$path" >"$raw/$name.$endpoint.round$round.txt"
-}
-
-# median NAME ENDPOINT: the round with the median requests/s becomes NAME.ENDPOINT.txt.
-median() {
-  local name=$1 endpoint=$2 file
-  file=$(for f in "$raw/$name.$endpoint".round*.txt; do
-    echo "$(awk '/Requests\/sec/ {print $2}' "$f") $f"
-  done | sort -n | awk '{files[NR]=$2} END {print files[int((NR+1)/2)]}')
-  cp "$file" "$raw/$name.$endpoint.txt"
-  echo "bench: $name $endpoint $(grep Requests/sec "$raw/$name.$endpoint.txt") (median of $rounds)" >&2
-}
-
-swift_systems=("servicekit 18101" "servicekit-nolog 18102" "hummingbird 18103")
-for spec in "hello /hello -" "item /items/1 item.lua" "create /items create.lua"; do
-  read -r endpoint path lua <<<"$spec"; [ "$lua" = - ] && lua=""
-  for system in "${swift_systems[@]}"; do
-    read -r name port <<<"$system"
-    args=(-t"$threads" -c"$connections"); [ -n "$lua" ] && args+=(-s "$root/Benchmarks/lua/$lua")
-    wrk "${args[@]}" -d"${warmup}s" "http://127.0.0.1:$port$path" >/dev/null
+# compare ENDPOINT PATH LUA NAME...: a warm-up of each system, then $rounds rounds of one measured
+# run per system, the order rotated each round (with three systems: 0 1 2, 1 2 0, 2 0 1).
+compare() {
+  local endpoint=$1 path=$2 lua=$3; shift 3
+  local systems=("$@") round k name
+  for name in "${systems[@]}"; do
+    measure "$name" "$path" "$lua" "$warmup" "$raw/$name.$endpoint.warmup.txt"
   done
-  for round in $(seq 1 "$rounds"); do
-    # Rotate the order each round: 0 1 2, 1 2 0, 2 0 1.
-    for k in 0 1 2; do
-      read -r name port <<<"${swift_systems[$(( (k + round - 1) % 3 ))]}"
-      turn "$name" "$endpoint" "$port" "$path" "$round" "$lua"
+  for ((round = 1; round <= rounds; round++)); do
+    for ((k = 0; k < ${#systems[@]}; k++)); do
+      name=${systems[$(( (k + round - 1) % ${#systems[@]} ))]}
+      measure "$name" "$path" "$lua" "$duration" "$raw/$name.$endpoint.round$round.txt"
+      echo "bench: $endpoint round $round $name $(awk '/Requests\/sec/ {print $2}' "$raw/$name.$endpoint.round$round.txt") req/s" >&2
     done
   done
-  for system in "${swift_systems[@]}"; do read -r name _ <<<"$system"; median "$name" "$endpoint"; done
-done
-stop servicekit; stop servicekit-nolog; stop hummingbird
+}
 
-cd "$root/Benchmarks/peers/fastapi"
-start fastapi-1 http://127.0.0.1:18104/hello "$venv/bin/uvicorn" --app-dir "$root/Benchmarks/peers/fastapi" app:app --port 18104 --workers 1
-framework fastapi-1 18104; stop fastapi-1
-
-start fastapi-2 http://127.0.0.1:18105/hello "$venv/bin/uvicorn" --app-dir "$root/Benchmarks/peers/fastapi" app:app --port 18105 --workers 2
-framework fastapi-2 18105; stop fastapi-2
-cd "$root"
+# The framework systems run side by side (idle ones cost nothing) and take turns under load.
+frameworks=(servicekit servicekit-nolog hummingbird fastapi-1 fastapi-2)
+startup "${frameworks[@]}"
+compare hello /hello - "${frameworks[@]}"
+compare item /items/1 item.lua "${frameworks[@]}"
+compare create /items create.lua "${frameworks[@]}"
+for name in "${frameworks[@]}"; do stop "$name"; done
 
 seed() {
   for i in $(seq 1 100); do
@@ -193,25 +252,31 @@ seed() {
   done
 }
 
-start catalog http://127.0.0.1:18206/readyz env PORT=18106 ADMIN_PORT=18206 DATABASE_URL="sqlite:///$work/catalog/catalog.db" "$bin/catalog"
-seed 18106
-load catalog get 18106 /items/1 catalog_get.lua
-load catalog create 18106 /items create.lua
-stop catalog
+# The real service against its FastAPI peer, both on SQLite with the same durability settings.
+startup catalog fastapi-catalog
+seed "${port[catalog]}"; seed "${port[fastapi-catalog]}"
+compare get /items/1 catalog_get.lua catalog fastapi-catalog
+compare create /items create.lua catalog fastapi-catalog
+stop catalog; stop fastapi-catalog
 
-start fastapi-catalog http://127.0.0.1:18107/docs env CATALOG_DB="$work/fastapi-catalog/catalog.db" "$venv/bin/uvicorn" --app-dir "$root/Benchmarks/peers/fastapi" catalog_app:app --port 18107 --workers 1
-seed 18107
-load fastapi-catalog get 18107 /items/1 catalog_get.lua
-load fastapi-catalog create 18107 /items create.lua
-stop fastapi-catalog
+# Every request carried the traceparent: ServiceKit's access log shows its trace id.
+trace_id=$(cut -d- -f2 <<<"$traceparent")
+if ! grep -q "$trace_id" "$raw/servicekit.log"; then
+  echo "bench: the access log of servicekit does not show the traceparent's trace id" >&2; exit 1
+fi
 
 # The HTTP clients: one bare Hummingbird of their own, both clients in one client-bench process.
-start client-peer http://127.0.0.1:18301/hello env PORT=18301 "$peer_bin/bench-hummingbird"
+launch client-peer
 "$client_bin/client-bench" --url http://127.0.0.1:18301/hello --duration "$duration" --warmup "$warmup" \
   --concurrency 1,16,64 --out "$raw" >/dev/null &
-pids+=("$!")
+live[$!]=1
 wait "$!"
-stop client-peer
+unset "live[$!]"
+halt client-peer
 
+{
+  echo "loadavg_end $(cut -d' ' -f1-3 /proc/loadavg | tr ' ' ,)"
+  echo "ended $EPOCHSECONDS"
+} >>"$raw/run.txt"
 "$venv/bin/python" Benchmarks/report.py "$raw" "$duration" "$connections" "$threads" >Benchmarks/RESULTS.md
 echo "bench: wrote Benchmarks/RESULTS.md" >&2

@@ -4,6 +4,7 @@ import HTTPTypes
 import Logging
 import NIOCore
 import NIOFileSystem
+import NIOPosix
 import ServiceLifecycle
 import Synchronization
 import W3CTraceContext
@@ -23,6 +24,8 @@ public final class CurlClient: Service, Sendable {
 
     private enum LazyDriver {
         case notStarted
+        /// libcurl is being loaded; callers (and a shutdown) wait here until it is.
+        case loading([CheckedContinuation<Void, Never>])
         case running(MultiDriver)
         case stopped
     }
@@ -56,21 +59,59 @@ public final class CurlClient: Service, Sendable {
 
     /// The running driver, started on first use (loading libcurl first); nil once the client is
     /// shut down. Throws when libcurl cannot be loaded.
-    private func startedDriver() throws -> MultiDriver? {
-        try lazyDriver.withLock { state in
-            switch state {
-            case .running(let driver): return driver
-            case .stopped: return nil
-            case .notStarted:
-                if let problem = fleet_curl_load() {
-                    throw CurlHTTPError(.transport(Int32(CURLE_FAILED_INIT.rawValue)), String(cString: problem))
+    ///
+    /// `dlopen` reads and maps libcurl's thirty libraries: it runs on NIO's blocking-I/O pool, not
+    /// under the lock and not on a thread that serves requests. Callers racing the first load each
+    /// wait there (libcurl's loader runs once); the lock only guards the quick driver start.
+    private func startedDriver() async throws -> MultiDriver? {
+        enum Step { case ready(MultiDriver?), load, wait }
+        while true {
+            let step = lazyDriver.withLock { state -> Step in
+                switch state {
+                case .running(let driver): return .ready(driver)
+                case .stopped: return .ready(nil)
+                case .loading: return .wait
+                case .notStarted:
+                    state = .loading([])
+                    return .load
                 }
-                let driver = MultiDriver(
-                    threadName: configuration.threadName, maxConnections: configuration.maxIdleConnections,
-                    maxIdleHandles: 64, multiplex: configuration.httpVersion != .http1)
-                state = .running(driver)
+            }
+            switch step {
+            case .ready(let driver): return driver
+            case .wait: await waitForLoad()
+            case .load:
+                let problem = try? await NIOThreadPool.singleton.runIfActive { fleet_curl_load().map { String(cString: $0) } }
+                let (driver, waiters) = lazyDriver.withLock { state -> (MultiDriver?, [CheckedContinuation<Void, Never>]) in
+                    guard case .loading(let waiters) = state else { return (nil, []) }
+                    guard problem == .some(nil) else {
+                        state = .notStarted
+                        return (nil, waiters)
+                    }
+                    let driver = MultiDriver(
+                        threadName: configuration.threadName, maxConnections: configuration.maxIdleConnections,
+                        maxIdleHandles: 64, multiplex: configuration.httpVersion != .http1)
+                    state = .running(driver)
+                    return (driver, waiters)
+                }
+                for waiter in waiters { waiter.resume() }
+                guard let driver else {
+                    throw CurlHTTPError(.transport(Int32(CURLE_FAILED_INIT.rawValue)), (problem ?? nil) ?? "libcurl could not be loaded")
+                }
                 return driver
             }
+        }
+    }
+
+    /// Returns once a load under way has ended (at once if none is).
+    private func waitForLoad() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let waiting = lazyDriver.withLock { state -> Bool in
+                guard case .loading(var waiters) = state else { return false }
+                waiters.append(continuation)
+                state = .loading(waiters)
+                return true
+            }
+            if !waiting { continuation.resume() }
         }
     }
 
@@ -89,6 +130,16 @@ public final class CurlClient: Service, Sendable {
     /// Stops the driver; if the waiting task is cancelled (the group's shutdown limit passed),
     /// what is still in flight is aborted instead of awaited.
     private func stop(abort: CurlHTTPError?) async {
+        // A call that began before the shutdown may still be loading libcurl: let it finish
+        // loading, so the call runs and is drained like any other in flight.
+        var loading = true
+        while loading {
+            loading = lazyDriver.withLock { state in
+                if case .loading = state { return true }
+                return false
+            }
+            if loading { await waitForLoad() }
+        }
         let running = lazyDriver.withLock { state -> MultiDriver? in
             defer { state = .stopped }
             if case .running(let driver) = state { return driver }
@@ -228,7 +279,7 @@ public final class CurlClient: Service, Sendable {
             }
             uploadLength = info.size
         }
-        guard let driver = try startedDriver() else { throw CurlHTTPError(.shutdown, "\(request.url): the client is shut down") }
+        guard let driver = try await startedDriver() else { throw CurlHTTPError(.shutdown, "\(request.url): the client is shut down") }
         guard let easy = driver.makeHandle() else {
             throw CurlHTTPError(.transport(Int32(CURLE_OUT_OF_MEMORY.rawValue)), "curl_easy_init failed")
         }
@@ -392,10 +443,4 @@ public final class CurlClient: Service, Sendable {
         let host = authority.split(separator: "@", maxSplits: 1).last ?? authority
         return host.isEmpty ? "unknown" : String(host)
     }
-}
-
-/// `X-Request-ID`, which swift-http-types does not name (it does name `traceparent`/`tracestate`);
-/// private so that it does not collide with ServiceKit's public constant.
-private enum PropagationField {
-    static let requestID = HTTPField.Name("X-Request-ID")!
 }

@@ -1,3 +1,4 @@
+import Foundation
 import SwiftDiagnostics
 import SwiftSyntax
 import SwiftSyntaxMacros
@@ -75,6 +76,13 @@ struct ModelField {
                     context.diagnose(Diagnostic(node: field.map(Syntax.init) ?? Syntax(binding), message: problem))
                     valid = false
                 }
+                for argument in field?.arguments?.as(LabeledExprListSyntax.self) ?? [] {
+                    guard let label = argument.label?.text, label == "pattern" || label == "itemPattern",
+                        let problem = Self.patternProblem(argument.expression)
+                    else { continue }
+                    context.diagnose(Diagnostic(node: argument, message: ModelDiagnostic.badPattern(label, name, problem)))
+                    valid = false
+                }
                 fields.append(model)
             }
         }
@@ -96,6 +104,20 @@ struct ModelField {
             if Self.itemArguments.contains(label), !isArray { return .misplaced(label, name, text, "an array") }
         }
         return nil
+    }
+
+    /// Why a literal pattern does not compile as the run-time engine (`NSRegularExpression`)
+    /// reads it, or nil when it compiles or is not a literal the macro can read.
+    static func patternProblem(_ expression: ExprSyntax) -> String? {
+        guard let literal = expression.as(StringLiteralExprSyntax.self), let source = literal.representedLiteralValue else {
+            return nil
+        }
+        do {
+            _ = try NSRegularExpression(pattern: source)
+            return nil
+        } catch {
+            return "'\(source)' is not a valid regular expression"
+        }
     }
 
     /// The `FieldRules` expression for this field.
@@ -168,6 +190,7 @@ enum ModelDiagnostic: DiagnosticMessage {
     case letWithDefault(String)
     case hiddenNeedsDefault(String)
     case misplaced(String, String, String, String)
+    case badPattern(String, String, String)
 
     var message: String {
         switch self {
@@ -177,6 +200,8 @@ enum ModelDiagnostic: DiagnosticMessage {
         case .hiddenNeedsDefault(let name): return "@Hidden property '\(name)' needs an explicit type and a default value"
         case .misplaced(let label, let name, let type, let applies):
             return "'\(label)' applies to \(applies), but field '\(name)' is \(type)"
+        case .badPattern(let label, let name, let problem):
+            return "'\(label)' of field '\(name)': \(problem)"
         }
     }
 

@@ -32,9 +32,11 @@ public struct InProcessService: Sendable {
         return InProcessService(runtime: runtime, directory: directory)
     }
 
-    /// Applies the service's migrations (readiness passes afterwards).
+    /// Applies the service's migrations and marks it serving (the test frameworks serve its
+    /// router), so readiness passes afterwards. System tests prove the real bind.
     public func migrate() async throws {
         try await runtime.migrate()
+        runtime.probes.markServing()
     }
 
     /// Runs `test` against the API router: in-process without a socket (`.router`, the default) or
@@ -77,58 +79,6 @@ public struct InProcessService: Sendable {
         } catch {
             await service.close()
             throw error
-        }
-    }
-}
-
-/// Temporary folders for test data.
-public enum TemporaryDirectory {
-    /// Creates a new empty folder under the system's temporary directory.
-    public static func make(prefix: String) throws -> String {
-        let path = NSTemporaryDirectory() + "fleet-\(prefix)-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
-}
-
-/// Log handler that keeps every record, for tests that assert on logs.
-public final class CapturedLogs: @unchecked Sendable {
-    /// One captured record.
-    public struct Record: Sendable {
-        public var level: Logger.Level
-        public var message: String
-        public var metadata: [String: String]
-    }
-
-    private let lock = NSLock()
-    private var stored: [Record] = []
-
-    public init() {}
-
-    /// Everything logged so far.
-    public var records: [Record] { lock.withLock { stored } }
-
-    /// A factory for `InProcessService.make(logHandler:)`.
-    public var factory: @Sendable (String) -> any LogHandler {
-        { _ in CapturingHandler(logs: self) }
-    }
-
-    fileprivate func append(_ record: Record) { lock.withLock { stored.append(record) } }
-
-    private struct CapturingHandler: LogHandler {
-        let logs: CapturedLogs
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            var merged = metadata
-            merged.merge(event.metadata ?? [:]) { _, new in new }
-            logs.append(Record(level: event.level, message: event.message.description, metadata: merged.mapValues { $0.description }))
         }
     }
 }

@@ -167,8 +167,9 @@ public enum BuiltProducts {
         if let configured = ProcessInfo.processInfo.environment["FLEET_BIN_DIR"], !configured.isEmpty { return configured }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var folder = URL(fileURLWithPath: executable).deletingLastPathComponent()
-        // The test binary may sit inside a `.xctest` bundle folder.
-        while folder.path != "/" && !FileManager.default.fileExists(atPath: folder.appendingPathComponent("catalog").path) {
+        // The test binary may sit inside a `.xctest` bundle folder; the build folder holds the
+        // modules SwiftPM built (ServiceKit's among them).
+        while folder.path != "/" && !FileManager.default.fileExists(atPath: folder.appendingPathComponent("ServiceKit.build").path) {
             folder.deleteLastPathComponent()
         }
         return folder.path

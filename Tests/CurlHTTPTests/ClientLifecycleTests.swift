@@ -12,7 +12,7 @@ import Testing
             configuration.threadName = "curl-drain"
             let client = CurlClient(configuration: configuration)
             async let slow = client.execute(ClientRequest(url: "\(base)/slow?ms=300")).body.collect(upTo: 64)
-            try await Task.sleep(for: .milliseconds(100))
+            try await waitUntil("the slow call is in flight") { client.statistics.inFlight == 1 }
             await client.shutdown()
             #expect(String(buffer: try await slow) == "late")
             await #expect(throws: CurlHTTPError.shutdown) {

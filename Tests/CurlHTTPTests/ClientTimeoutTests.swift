@@ -70,8 +70,7 @@ import Testing
             try await CurlClient.withClient(configuration: configuration("curl-cancel")) { client in
                 let start = ContinuousClock.now
                 let call = Task { try await client.execute(ClientRequest(url: "\(base)/slow?ms=2000")) }
-                try await Task.sleep(for: .milliseconds(150))
-                #expect(client.statistics.inFlight == 1)
+                try await waitUntil("the call is in flight") { client.statistics.inFlight == 1 }
                 call.cancel()
                 await #expect(throws: CancellationError.self) { _ = try await call.value }
                 #expect(ContinuousClock.now - start < .seconds(2))

@@ -26,6 +26,17 @@ struct ModelMacroTests {
         #expect(messages.contains { $0.contains("'minLength' applies to String, but field 'age' is Int") })
     }
 
+    @Test func aPatternThatDoesNotCompileIsACompileErrorNamingTheField() {
+        let messages = diagnostics(of: """
+            @Model struct Pet {
+                @Field(pattern: "^[a-z+$") var name: String
+                @Field(itemPattern: "(unclosed") var tags: [String]
+            }
+            """)
+        #expect(messages.contains { $0.contains("'pattern' of field 'name': '^[a-z+$' is not a valid regular expression") })
+        #expect(messages.contains { $0.contains("'itemPattern' of field 'tags': '(unclosed' is not a valid regular expression") })
+    }
+
     @Test func aBoundOnAStringIsACompileError() {
         let messages = diagnostics(of: """
             @Model struct Pet {

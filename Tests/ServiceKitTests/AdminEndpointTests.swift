@@ -20,7 +20,7 @@ import Testing
                 let body = try json(before.body)
                 #expect(body["status"] as? String == "fail")
                 let checks = try #require(body["checks"] as? [[String: Any]])
-                #expect(checks.map { $0["name"] as? String } == ["shutdown", "migrations", "database"])
+                #expect(checks.map { $0["name"] as? String } == ["shutdown", "migrations", "serving", "database"])
                 #expect(checks.allSatisfy { $0["duration_ms"] is Double || $0["duration_ms"] is Int })
             }
             try await service.migrate()

@@ -5,7 +5,9 @@ import Testing
 
 @Suite struct ConfigurationTests {
     func load(_ env: [String: String]) throws -> ServiceConfiguration {
-        try ServiceConfiguration.load(service: "demo", defaultPort: 8090, defaultAdminPort: 9090, environment: EnvironmentReader(env))
+        try ServiceConfiguration.load(
+            service: "demo", defaultPort: 8090, defaultAdminPort: 9090,
+            peers: [PeerDeclaration("users"), PeerDeclaration("catalog"), PeerDeclaration("orders")], environment: EnvironmentReader(env))
     }
 
     @Test func defaultsNeedNoVariables() throws {

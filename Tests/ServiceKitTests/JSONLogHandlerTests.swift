@@ -106,10 +106,12 @@ import Testing
                 "route": "/items/{id}", "path": "/items/\"1\"", "status": .stringConvertible(JSONNumber(200)),
                 "duration_ms": .stringConvertible(JSONNumber(0.125)),
             ])
-            let handler = try #require(logger.handler as? JSONLogHandler)
-            handler.logRequest(route: "/items/{id}", path: "/items/\"1\"", status: 200, milliseconds: 0.125)
+            // What ObservabilityMiddleware logs: one metadata value for the four access fields.
+            logger.info("request", metadata: [AccessLogFields.key: .stringConvertible(AccessLogFields(
+                route: "/items/{id}", path: "/items/\"1\"", status: 200, milliseconds: 0.125))])
             levels.set(.warning)
-            handler.logRequest(route: "/items/{id}", path: "/hidden", status: 200, milliseconds: 1)
+            logger.info("request", metadata: [AccessLogFields.key: .stringConvertible(AccessLogFields(
+                route: "/items/{id}", path: "/hidden", status: 200, milliseconds: 1))])
         }
         let lines = text.split(separator: "\n")
         #expect(lines.count == 2, "the access line respects the level")

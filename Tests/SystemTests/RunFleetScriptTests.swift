@@ -2,42 +2,211 @@ import Foundation
 import ServiceKitTesting
 import Testing
 
-/// `make run`'s script starts the fleet, waits for readiness and stops everything on SIGTERM.
-@Suite struct RunFleetScriptTests {
-    @Test func theScriptStartsEveryServiceAndLeavesNoProcessBehind() async throws {
-        let offset = 20_000 + Int.random(in: 0..<20_000)
+/// `make run` and its script start the fleet, wait for readiness, and stop every service, leaving
+/// no process behind and every port closed: on a signal to the script, on a signal to `make` alone
+/// (GNU make forwards only SIGTERM to its recipe), on Ctrl-C, and when `make` is killed.
+/// One fleet at a time: each starts real services, and the machine may have two busy cores.
+@Suite(.serialized) struct RunFleetScriptTests {
+    /// How a test ends the fleet.
+    enum Stop: Sendable, CustomTestStringConvertible {
+        /// SIGTERM to the process the test started.
+        case sigterm
+        /// SIGHUP to the process the test started.
+        case sighup
+        /// SIGINT to its whole process group, as a terminal sends it.
+        case ctrlC
+        /// SIGKILL to the process the test started: it can clean nothing up.
+        case sigkill
+
+        var testDescription: String {
+            switch self {
+            case .sigterm: "SIGTERM"
+            case .sighup: "SIGHUP"
+            case .ctrlC: "Ctrl-C"
+            case .sigkill: "SIGKILL"
+            }
+        }
+    }
+
+    @Test(arguments: [Stop.sigterm, .sighup, .ctrlC])
+    func theScriptStartsEveryServiceAndASignalStopsThemAllLeavingNoProcessBehind(stop: Stop) async throws {
+        try await LocalFleet.with(make: false) { fleet in
+            try await fleet.waitUntilReady()
+            fleet.send(stop)
+            #expect(await fleet.process.waitForExit(timeout: .seconds(60)) == 0, "\(fleet.process.stderr)")
+            await fleet.expectEverythingGone()
+        }
+    }
+
+    @Test(arguments: [Stop.sigterm, .sighup, .ctrlC, .sigkill])
+    func makeRunStopsEveryServiceWhenMakeAloneIsSignalledOrKilled(stop: Stop) async throws {
+        try await LocalFleet.with(make: true) { fleet in
+            try await fleet.waitUntilReady()
+            fleet.send(stop)
+            #expect(await fleet.process.waitForExit(timeout: .seconds(60)) != nil, "make still running: \(fleet.process.stderr)")
+            await fleet.expectEverythingGone()
+            #expect(!FileManager.default.fileExists(atPath: fleet.pidFile), "pid file left behind")
+        }
+    }
+}
+
+/// One fleet for one test: `make run NO_BUILD=1` or `scripts/run-fleet.sh --no-build`, on ports of
+/// its own (`FLEET_PORT_OFFSET`), with the built executables (`FLEET_BIN_DIR`) and a temporary
+/// `DATABASE_URL`. Every process seen below the one started is recorded, so that `with` can kill
+/// whatever is left when a test fails, also processes that lost their parent.
+private final class LocalFleet {
+    let process: ServiceProcess
+    let offset: Int
+    private let data: String
+    private var seen: Set<ProcessEntry> = []
+
+    var catalogPort: Int { 8082 + offset }
+    var catalogAdmin: Int { 9082 + offset }
+    /// The pid file `make run` passes to the script.
+    var pidFile: String { BuiltProducts.repositoryRoot + "/.data/run-fleet-\(offset).pid" }
+
+    private init(make: Bool) throws {
+        offset = try Self.freeOffset()
+        data = try TemporaryDirectory.make(prefix: "run")
         let root = BuiltProducts.repositoryRoot
-        let data = try TemporaryDirectory.make(prefix: "run")
-        defer { try? FileManager.default.removeItem(atPath: data) }
-        let script = try ServiceProcess(
-            root + "/scripts/run-fleet.sh",
-            arguments: ["--no-build"],
-            environment: [
-                "FLEET_PORT_OFFSET": String(offset), "FLEET_BIN_DIR": BuiltProducts.directory,
-                "DATABASE_URL": "sqlite:///\(data)/fleet.db",
-            ]
-        )
-        let catalogAdmin = 9082 + offset
-        let deadline = ContinuousClock.now + .seconds(60)
-        while !script.stderr.contains("all services ready") {
-            #expect(script.isRunning, "script ended early: \(script.stderr)")
-            guard script.isRunning, ContinuousClock.now < deadline else { break }
+        let environment = [
+            "FLEET_PORT_OFFSET": String(offset), "FLEET_BIN_DIR": BuiltProducts.directory,
+            "DATABASE_URL": "sqlite:///\(data)/fleet.db",
+        ]
+        if make {
+            process = try ServiceProcess(try Self.executable("make"), arguments: ["run", "NO_BUILD=1"], environment: environment, directory: root)
+        } else {
+            process = try ServiceProcess(root + "/scripts/run-fleet.sh", arguments: ["--no-build"], environment: environment)
+        }
+    }
+
+    /// Runs `body` with a started fleet; afterwards kills anything of it still running (when the
+    /// test failed) and removes its data, also when `body` throws.
+    static func with(make: Bool, _ body: (LocalFleet) async throws -> Void) async throws {
+        let fleet = try LocalFleet(make: make)
+        defer { fleet.killWhatIsLeft() }
+        try await body(fleet)
+    }
+
+    /// Waits (up to 2 minutes) for `all services ready`, then checks the catalog answers.
+    func waitUntilReady() async throws {
+        let deadline = ContinuousClock.now + .seconds(120)
+        while !process.stderr.contains("all services ready") {
+            record()
+            try #require(process.isRunning, "ended before the fleet was ready: \(process.stderr)")
+            try #require(ContinuousClock.now < deadline, "not ready in time: \(process.stderr)")
             try await Task.sleep(for: .milliseconds(100))
         }
-        #expect(script.stderr.contains("catalog ready"))
+        record()
+        #expect(process.stderr.contains("catalog ready"))
         #expect(try await ServiceProcess.request(port: catalogAdmin, "/readyz").status == .ok)
-        let children = try await Command.run(["pgrep", "-P", String(script.pid)]).output
-            .split(separator: "\n").compactMap { Int32($0) }
-        #expect(!children.isEmpty)
+        #expect(seen.contains { $0.name == "catalog" }, "no catalog process among \(seen)")
+    }
 
-        script.signal(SIGTERM)
-        let status = await script.waitForExit(timeout: .seconds(30))
-        #expect(status == 0)
-        try await Task.sleep(for: .milliseconds(100))
-        for child in children {
-            let alive = FileManager.default.fileExists(atPath: "/proc/\(child)") && !(((try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8)) ?? "").contains(") Z "))
-            #expect(!alive, "process \(child) was left running")
+    /// Sends `stop` to the process the test started (to its group for Ctrl-C).
+    func send(_ stop: RunFleetScriptTests.Stop) {
+        record()
+        switch stop {
+        case .sigterm: process.signal(SIGTERM)
+        case .sighup: process.signal(SIGHUP)
+        case .sigkill: process.signal(SIGKILL)
+        case .ctrlC:
+            // The harness starts each process in a group of its own (its pid): the group holds
+            // make, the script and the services, and not the test process.
+            #expect(ProcessEntry.stat(process.pid)?.group == process.pid)
+            kill(-process.pid, SIGINT)
         }
-        await #expect(throws: (any Error).self) { _ = try await ServiceProcess.request(port: catalogAdmin, "/readyz") }
+    }
+
+    /// Waits (up to 1 minute) until every process seen has ended and both ports are closed, then
+    /// records what is still there as failures.
+    func expectEverythingGone() async {
+        let deadline = ContinuousClock.now + .seconds(60)
+        func running() -> [ProcessEntry] { seen.filter(\.isRunning).sorted { $0.pid < $1.pid } }
+        func openPorts() -> [Int] { [catalogPort, catalogAdmin].filter { (try? RawHTTPConnection(port: $0)) != nil } }
+        while (!running().isEmpty || !openPorts().isEmpty) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(running().isEmpty, "left running: \(running()); output: \(process.stderr)")
+        #expect(openPorts().isEmpty, "ports still open: \(openPorts())")
+    }
+
+    /// Adds every process now below the one started to `seen`.
+    private func record() {
+        seen.formUnion(ProcessEntry.tree(below: process.pid))
+    }
+
+    private func killWhatIsLeft() {
+        if process.isRunning { record() }
+        for entry in seen where entry.isRunning { kill(entry.pid, SIGKILL) }
+        if process.isRunning { process.signal(SIGKILL) }
+        try? FileManager.default.removeItem(atPath: data)
+    }
+
+    /// An offset whose catalog ports are free, chosen at random so that tests and a fleet the
+    /// developer runs (offset 0) do not collide. The ports stay below the kernel's ephemeral range
+    /// (32768 and up), where FreePort's ports and outgoing connections live, and away from the
+    /// benchmark's (18101-18301).
+    private static func freeOffset() throws -> Int {
+        for _ in 0..<100 {
+            let offset = Int.random(in: 11_000..<23_000)
+            if [8082 + offset, 9082 + offset].allSatisfy({ (try? RawHTTPConnection(port: $0)) == nil }) { return offset }
+        }
+        throw HarnessError("no free port offset")
+    }
+
+    /// The path of `name` in PATH.
+    private static func executable(_ name: String) throws -> String {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for folder in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(folder)/\(name)") {
+            return "\(folder)/\(name)"
+        }
+        throw HarnessError("\(name) not found in PATH")
+    }
+}
+
+/// A process as /proc shows it. Its pid and start time together name it: a pid is reused once
+/// its process has ended.
+private struct ProcessEntry: Hashable, CustomStringConvertible {
+    var pid: Int32
+    var startTime: UInt64
+    var name: String
+
+    var description: String { "\(name) (\(pid))" }
+
+    /// Whether this very process still runs (a zombie has ended).
+    var isRunning: Bool {
+        guard let now = Self.stat(pid) else { return false }
+        return now.startTime == startTime && now.state != "Z" && now.state != "X"
+    }
+
+    /// Fields of /proc/<pid>/stat, or nil when there is no such process.
+    static func stat(_ pid: Int32) -> (name: String, state: Character, parent: Int32, group: Int32, startTime: UInt64)? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")")
+        else { return nil }
+        // After "pid (name) ": state, ppid, pgrp, ...; starttime is the 22nd field of the line.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 19, let state = fields[0].first, let parent = Int32(fields[1]), let group = Int32(fields[2]),
+              let start = UInt64(fields[19])
+        else { return nil }
+        return (String(text[text.index(after: open)..<close]), state, parent, group, start)
+    }
+
+    /// Every process whose chain of parents leads to `root` (not `root` itself).
+    static func tree(below root: Int32) -> Set<ProcessEntry> {
+        var children: [Int32: [ProcessEntry]] = [:]
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(name), let fields = stat(pid) else { continue }
+            children[fields.parent, default: []].append(ProcessEntry(pid: pid, startTime: fields.startTime, name: fields.name))
+        }
+        var found: Set<ProcessEntry> = []
+        var queue = [root]
+        while let next = queue.popLast() {
+            for child in children[next] ?? [] where found.insert(child).inserted {
+                queue.append(child.pid)
+            }
+        }
+        return found
     }
 }

@@ -6,7 +6,7 @@ import Testing
 @Suite struct StartupConfigurationTests {
     @Test(arguments: [
         ("PORT", "http"), ("ADMIN_PORT", "99999"), ("DATABASE_URL", "mongodb://db/x"), ("LOG_LEVEL", "chatty"),
-        ("SHUTDOWN_DELAY", "a while"), ("USERS_URL", "users:8081"), ("CATALOG_URL", "ftp://catalog"), ("ORDERS_URL", "http://"),
+        ("SHUTDOWN_DELAY", "a while"), ("MAX_BODY_BYTES", "lots"), ("RATE_LIMIT_RPS", "-1"), ("REQUEST_TIMEOUT", "soon"),
     ])
     func aBadVariableExitsWithCode2AndOneLineNamingIt(variable: String, value: String) async throws {
         let catalog = try ServiceProcess("catalog", environment: [variable: value])

@@ -4,8 +4,8 @@ import ServiceKit
 
 /// The catalog's HTTP API: items, stock reservations and item images.
 struct ItemRoutes: Sendable {
-    static let notFound = HTTPProblem.notFound("Item not found")
-    static let missing = DeclaredError(.notFound, "Item not found")
+    /// Thrown and documented by every route that takes an item id.
+    static let notFound = HTTPProblem(.notFound, "Item not found")
     static let unchanged = DeclaredResponse(.notModified, "Not Modified: `If-None-Match` names the current ETag")
 
     func register(_ api: APIRouter) {
@@ -18,7 +18,7 @@ struct ItemRoutes: Sendable {
 
         router.get(
             "/{id}", summary: "Read an item", description: "Answers 304 when `If-None-Match` names the current ETag.",
-            errors: [Self.missing], responses: [Self.unchanged]
+            errors: [Self.notFound], responses: [Self.unchanged]
         ) {
             (path: Path<ItemPath>, condition: Header<Conditional>, store: Depends<ItemStore>) async throws -> Reply<Item> in
             guard let item = try await store.value.get(path.id) else { throw Self.notFound }
@@ -34,13 +34,13 @@ struct ItemRoutes: Sendable {
             return ItemPage(items: found.items, total: found.total, limit: page.limit, offset: page.offset)
         }
 
-        router.patch("/{id}", summary: "Change some fields of an item", errors: [Self.missing]) {
+        router.patch("/{id}", summary: "Change some fields of an item", errors: [Self.notFound]) {
             (path: Path<ItemPath>, patch: Body<ItemPatch>, store: Depends<ItemStore>) async throws -> Item in
             guard let item = try await store.value.update(path.id, with: patch.value) else { throw Self.notFound }
             return item
         }
 
-        router.delete("/{id}", summary: "Delete an item", errors: [Self.missing]) {
+        router.delete("/{id}", summary: "Delete an item", errors: [Self.notFound]) {
             (path: Path<ItemPath>, store: Depends<ItemStore>, images: Depends<ImageStore>) async throws -> NoContent in
             guard try await store.value.delete(path.id) else { throw Self.notFound }
             try? await images.value.remove(itemID: path.id)
@@ -49,7 +49,7 @@ struct ItemRoutes: Sendable {
 
         router.post(
             "/{id}/reserve", summary: "Reserve stock", description: "Used by orders; atomic, 409 when the stock is short.",
-            errors: [Self.missing, DeclaredError(.conflict, "Insufficient stock")]
+            errors: [Self.notFound, HTTPProblem(.conflict, "Insufficient stock")]
         ) { (path: Path<ItemPath>, reservation: Body<Reservation>, store: Depends<ItemStore>) async throws -> ReservationResult in
             let quantity = reservation.quantity
             switch try await store.value.reserve(path.id, quantity: quantity) {
@@ -64,7 +64,7 @@ struct ItemRoutes: Sendable {
 
         router.post(
             "/{id}/image", status: .created, summary: "Upload the item's image",
-            errors: [Self.missing, DeclaredError(.contentTooLarge, "Larger than MAX_UPLOAD_BYTES")]
+            errors: [Self.notFound, HTTPProblem.contentTooLarge]
         ) { (path: Path<ItemPath>, upload: Multipart<ImageUpload>, store: Depends<ItemStore>, images: Depends<ImageStore>) async throws -> ImageInfo in
             guard try await store.value.get(path.id) != nil else { throw Self.notFound }
             let file = upload.file
@@ -93,11 +93,11 @@ struct ImageStore: Injectable {
     let directory: String
 
     func keep(_ upload: UploadedFile, itemID: Int) async throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try await FileStorage.createDirectory(directory)
         try await upload.save(to: "\(directory)/item-\(itemID)")
     }
 
     func remove(itemID: Int) async throws {
-        try FileManager.default.removeItem(atPath: "\(directory)/item-\(itemID)")
+        try await FileStorage.remove("\(directory)/item-\(itemID)")
     }
 }

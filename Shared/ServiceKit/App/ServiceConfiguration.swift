@@ -37,7 +37,7 @@ public struct ServiceConfiguration: Sendable {
     public var peerTimeout: Duration
     /// `DATA_DIR`, default `.data`: where uploads and SQLite files live.
     public var dataDirectory: String
-    /// Peer base URLs by service name, from `<NAME>_URL` (`USERS_URL`, `CATALOG_URL`, `ORDERS_URL`).
+    /// Base URLs of the peers the definition declares, by name, from `<NAME>_URL`.
     public var peers: [String: URL]
     /// `RATE_LIMIT_RPS` / `RATE_LIMIT_BURST`; nil when unset (no limit).
     public var rateLimit: RateLimit?
@@ -59,14 +59,12 @@ public struct ServiceConfiguration: Sendable {
         }
     }
 
-    /// The peer variables every service understands.
-    public static let peerVariables = ["USERS_URL": "users", "CATALOG_URL": "catalog", "ORDERS_URL": "orders"]
-
     /// Reads and validates the configuration of `service` from `environment`.
     public static func load(
         service: String,
         defaultPort: Int,
         defaultAdminPort: Int,
+        peers declared: [PeerDeclaration] = [],
         environment: EnvironmentReader = EnvironmentReader()
     ) throws -> ServiceConfiguration {
         let env = environment
@@ -79,8 +77,17 @@ public struct ServiceConfiguration: Sendable {
         let database = try env.string("DATABASE_URL").map { try DatabaseURL(parsing: $0) }
             ?? .sqlite(path: "\(dataDirectory)/\(service).db")
         var peers: [String: URL] = [:]
-        for (variable, name) in peerVariables.sorted(by: { $0.key < $1.key }) {
-            if let url = try env.httpURL(variable) { peers[name] = url }
+        for peer in declared {
+            if let url = try env.httpURL(peer.variable) {
+                peers[peer.name] = url
+            } else if let fallback = peer.defaultURL {
+                guard let url = URL(string: fallback), ["http", "https"].contains(url.scheme ?? "") else {
+                    throw ConfigurationError(variable: peer.variable, value: fallback, reason: "the declared default is not an http(s) URL")
+                }
+                peers[peer.name] = url
+            } else if peer.required {
+                throw ConfigurationError(variable: peer.variable, value: "", reason: "must be set: \(service) requires \(peer.name)")
+            }
         }
         var rateLimit: RateLimit?
         if let rps = env.string("RATE_LIMIT_RPS") {
@@ -122,7 +129,9 @@ public struct ServiceConfiguration: Sendable {
             peers: peers,
             rateLimit: rateLimit,
             build: BuildInfo.current(environment: env),
-            environment: env.values.filter { Self.isServiceVariable($0.key) }
+            environment: env.values.filter { variable in
+                Self.knownVariables.contains(variable.key) || declared.contains { $0.variable == variable.key }
+            }
         )
         configuration.accessLog = accessLog
         configuration.uploadSpoolBytes = try env.bytes("UPLOAD_SPOOL_BYTES", default: 1 << 20)
@@ -151,10 +160,6 @@ public struct ServiceConfiguration: Sendable {
         "OTEL_EXPORTER_OTLP_ENDPOINT", "SERVICE_VERSION", "DOCS_SWAGGER_JS_URL", "DOCS_SWAGGER_CSS_URL", "DOCS_REDOC_JS_URL", "ACCESS_LOG", "GIT_REVISION", "BUILD_DATE",
     ]
 
-    static func isServiceVariable(_ name: String) -> Bool {
-        knownVariables.contains(name) || peerVariables[name] != nil
-    }
-
     /// The configuration as `/info` shows it: any value whose key names a password, secret, token or
     /// private key is `***`, and so is the password inside a URL.
     public var maskedEnvironment: [String: String] {
@@ -169,33 +174,5 @@ public struct ServiceConfiguration: Sendable {
         }
         shown["DATABASE_URL"] = database.description
         return shown
-    }
-}
-
-/// What was built: reported by `/info` and the `build_info` metric.
-public struct BuildInfo: Sendable, Codable, Equatable {
-    public var version: String
-    public var revision: String
-    public var buildDate: String
-
-    public init(version: String, revision: String, buildDate: String) {
-        self.version = version
-        self.revision = revision
-        self.buildDate = buildDate
-    }
-
-    /// From `SERVICE_VERSION`, `GIT_REVISION`, `BUILD_DATE` (the image sets them), else the
-    /// executable's modification time for the build date.
-    public static func current(environment: EnvironmentReader) -> BuildInfo {
-        let executable = CommandLine.arguments.first.flatMap { path -> String? in
-            let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-            guard let date = attributes?[.modificationDate] as? Date else { return nil }
-            return TimestampClock.iso8601(date)
-        }
-        return BuildInfo(
-            version: environment.string("SERVICE_VERSION") ?? "0.1.0",
-            revision: environment.string("GIT_REVISION") ?? "unknown",
-            buildDate: environment.string("BUILD_DATE") ?? executable ?? "unknown"
-        )
     }
 }

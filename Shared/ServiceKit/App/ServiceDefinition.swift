@@ -1,7 +1,18 @@
+import Hummingbird
 import Logging
 
-/// What a service hands to ServiceKit: its name, ports, migrations, readiness checks and routes.
-/// Everything else (configuration, servers, logs, metrics, probes, shutdown) comes from ServiceKit.
+/// A middleware a service adds to its API router, over ServiceKit's request context.
+public typealias ServiceMiddleware = any MiddlewareProtocol<Request, Response, FleetContext>
+
+/// What a service hands to ServiceKit: its name, ports, peers, migrations, readiness checks,
+/// middleware and routes. Everything else (configuration, servers, logs, metrics, probes,
+/// shutdown) comes from ServiceKit.
+///
+/// The API router's middleware run in this order, outermost first (see docs/architecture.md):
+/// ServiceKit's identity, observability, errors and limits (rate limit, request timeout), then the
+/// definition's `middleware` in the order given, then a route group's own middleware, then the
+/// route. A service's middleware therefore sees the request id and trace, is measured and
+/// access-logged, and has its errors rendered like any handler's.
 public struct ServiceDefinition: Sendable {
     /// Lower-case service name: logs, metrics, default database file.
     public var name: String
@@ -9,27 +20,36 @@ public struct ServiceDefinition: Sendable {
     public var defaultPort: Int
     /// The local admin port (`ADMIN_PORT` overrides it).
     public var defaultAdminPort: Int
+    /// The services this one calls: their `<NAME>_URL` is read and validated at start-up, and each
+    /// required one is a readiness check.
+    public var peers: [PeerDeclaration]
     /// Schema changes applied at start-up, before the API port opens.
     public var migrations: [Migration]
     /// Declares the routes, given the service's dependencies.
     public var routes: @Sendable (APIRouter, ServiceDependencies) throws -> Void
-    /// Extra readiness checks beyond the built-in database, migrations and shutdown ones.
+    /// Extra readiness checks beyond the built-in database, migrations, serving, peer and shutdown ones.
     public var readinessChecks: @Sendable (ServiceDependencies) -> [HealthCheck]
+    /// The service's own middleware, inside ServiceKit's (see above).
+    public var middleware: @Sendable (ServiceDependencies) -> [ServiceMiddleware]
 
     public init(
         name: String,
         defaultPort: Int,
         defaultAdminPort: Int,
+        peers: [PeerDeclaration] = [],
         migrations: [Migration] = [],
         readinessChecks: @escaping @Sendable (ServiceDependencies) -> [HealthCheck] = { _ in [] },
+        middleware: @escaping @Sendable (ServiceDependencies) -> [ServiceMiddleware] = { _ in [] },
         routes: @escaping @Sendable (APIRouter, ServiceDependencies) throws -> Void
     ) {
         self.name = name
         self.defaultPort = defaultPort
         self.defaultAdminPort = defaultAdminPort
+        self.peers = peers
         self.migrations = migrations
         self.routes = routes
         self.readinessChecks = readinessChecks
+        self.middleware = middleware
     }
 }
 
@@ -45,6 +65,6 @@ public struct ServiceDependencies: Sendable {
     public let background: BackgroundTasks
     /// The metrics registry, for service-specific metrics.
     public let metrics: ServiceMetrics
-    /// The service's peers, through its one HTTP client.
+    /// The service's declared peers, through its one HTTP client.
     public let peers: Peers
 }

@@ -15,7 +15,7 @@ public enum ServiceMain {
         do {
             configuration = try ServiceConfiguration.load(
                 service: definition.name, defaultPort: definition.defaultPort,
-                defaultAdminPort: definition.defaultAdminPort, environment: EnvironmentReader(environment)
+                defaultAdminPort: definition.defaultAdminPort, peers: definition.peers, environment: EnvironmentReader(environment)
             )
         } catch {
             FileHandle.standardError.write(Data("\(definition.name): configuration error: \(error)\n".utf8))

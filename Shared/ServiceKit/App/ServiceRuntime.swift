@@ -46,7 +46,21 @@ public final class ServiceRuntime: Sendable {
         self.peers = Peers(client: CurlClient(configuration: client), urls: configuration.peers)
         let database = self.database
         probes.register(HealthCheck("database") { try await database.ping() })
+        for declared in definition.peers where declared.required {
+            probes.register(Self.reachability(of: declared, peers: peers))
+        }
         for check in definition.readinessChecks(dependencies) { probes.register(check) }
+    }
+
+    /// A required peer's check (`peer:catalog`): any HTTP answer from it passes; no answer, a
+    /// refused connection or an open circuit fails.
+    static func reachability(of declared: PeerDeclaration, peers: Peers) -> HealthCheck {
+        HealthCheck("peer:\(declared.name)") {
+            let peer = try peers.peer(declared.name)
+            var request = peer.request(.head, declared.readinessPath)
+            request.timeout = .seconds(1)
+            _ = try await peer.execute(request).body.collect(upTo: 1 << 16)
+        }
     }
 
     /// What routes receive.
@@ -63,17 +77,20 @@ public final class ServiceRuntime: Sendable {
     /// The API router: the service's routes behind identity, observability and error middleware.
     public func makeAPIRouter(overrides: DependencyOverrides = DependencyOverrides()) throws -> Router<FleetContext> {
         let router = Router(context: FleetContext.self, options: [.autoGenerateHeadEndpoints])
-        router.add(middleware: RequestIdentityMiddleware(
+        // The order is the contract written in `ServiceDefinition` and docs/architecture.md:
+        // identity, observability, errors, limits, then the service's own.
+        router.add(middleware: RequestIdentityMiddleware<FleetContext>(
             maxBodyBytes: configuration.maxBodyBytes, maxUploadBytes: configuration.maxUploadBytes,
             uploadSpoolBytes: configuration.uploadSpoolBytes, requestTimeout: configuration.requestTimeout))
-        router.add(middleware: ObservabilityMiddleware(metrics: metrics, accessLog: configuration.accessLog))
-        router.add(middleware: ErrorMiddleware(routes: routes))
+        router.add(middleware: ObservabilityMiddleware<FleetContext>(metrics: metrics, accessLog: configuration.accessLog))
+        router.add(middleware: ErrorMiddleware<FleetContext>(routes: routes))
         if let limit = configuration.rateLimit {
-            router.add(middleware: RateLimitMiddleware(requestsPerSecond: limit.requestsPerSecond, burst: limit.burst))
+            router.add(middleware: RateLimitMiddleware<FleetContext>(requestsPerSecond: limit.requestsPerSecond, burst: limit.burst))
         }
         if let timeout = configuration.requestTimeout {
-            router.add(middleware: RequestTimeoutMiddleware(timeout: timeout))
+            router.add(middleware: RequestTimeoutMiddleware<FleetContext>(timeout: timeout))
         }
+        for layer in definition.middleware(dependencies) { router.add(middleware: layer) }
         let api = APIRouter(router: router, table: routes, overrides: overrides)
         api.provide(database)
         api.provide(configuration)
@@ -81,6 +98,8 @@ public final class ServiceRuntime: Sendable {
         api.provide(peers)
         DocsRoutes.register(api, title: configuration.serviceName, version: configuration.build.version, assets: configuration.docsAssets)
         try definition.routes(api, dependencies)
+        let problems = routes.problems
+        if !problems.isEmpty { throw RouteDeclarationError(problems: problems) }
         return router
     }
 
@@ -88,8 +107,8 @@ public final class ServiceRuntime: Sendable {
     public func makeAdminRouter() -> Router<FleetContext> {
         let router = Router(context: FleetContext.self, options: [.autoGenerateHeadEndpoints])
         let table = RouteTable()
-        router.add(middleware: RequestIdentityMiddleware(maxBodyBytes: 64 * 1024, maxUploadBytes: 64 * 1024))
-        router.add(middleware: ErrorMiddleware(routes: table))
+        router.add(middleware: RequestIdentityMiddleware<FleetContext>(maxBodyBytes: 64 * 1024, maxUploadBytes: 64 * 1024))
+        router.add(middleware: ErrorMiddleware<FleetContext>(routes: table))
         AdminRoutes(runtime: self).register(APIRouter(router: router, table: table))
         return router
     }
@@ -102,9 +121,11 @@ public final class ServiceRuntime: Sendable {
     /// which reflects over every stored property and looks up protocol conformances for each of
     /// their types; that was 8% of a service's start-up CPU.
     public func makeServices() throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        let probes = self.probes
         let api = Application(
             router: try makeAPIRouter(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: configuration.serviceName),
+            onServerRunning: { _ in probes.markServing() },
             logger: logger
         )
         let admin = Application(
@@ -179,4 +200,13 @@ struct ShutdownDelay: Service {
             try? await Task.sleep(for: delay)
         }
     }
+}
+
+/// Routes declared in a way that cannot serve (a `Path` model field missing from its template):
+/// the service does not start, and the message names every such route.
+public struct RouteDeclarationError: Error, CustomStringConvertible {
+    /// One line per route at fault.
+    public let problems: [String]
+
+    public var description: String { "invalid route declarations: " + problems.joined(separator: "; ") }
 }

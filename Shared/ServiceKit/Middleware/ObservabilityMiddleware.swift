@@ -1,17 +1,16 @@
 import Hummingbird
 import Logging
-import Synchronization
 
 /// Records every request once its response is complete: the duration histogram (labelled by
 /// route template) and the access log line (`msg: "request"`, with status and duration_ms).
 ///
 /// A body already in memory (a typed route's answer, a rendered error) is complete when the
-/// response is returned, and is recorded then. Any other body (a stream, a file, a proxied peer
-/// answer) is recorded once its last byte has been written. Only those are wrapped: a wrapped
-/// body makes Hummingbird write head, body and end as three flushes and system calls instead of
-/// one, which cost a fifth of the throughput of a small JSON answer.
-public struct ObservabilityMiddleware: RouterMiddleware {
-    public typealias Context = FleetContext
+/// response is returned, and is recorded then: the layer that built it marks the request's
+/// `ResponseRecording`. Any other body (a stream, a file, a proxied peer answer) is recorded once
+/// its last byte has been written. Only those are wrapped: a wrapped body makes Hummingbird write
+/// head, body and end as three flushes and system calls instead of one, which cost a fifth of the
+/// throughput of a small JSON answer.
+public struct ObservabilityMiddleware<Context: ServiceRequestContext>: RouterMiddleware {
     let metrics: ServiceMetrics
     let accessLog: Bool
 
@@ -21,22 +20,19 @@ public struct ObservabilityMiddleware: RouterMiddleware {
         self.accessLog = accessLog
     }
 
-    public func handle(_ request: Request, context: FleetContext, next: (Request, FleetContext) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         metrics.requestStarted()
-        let inMemory = InMemoryBodyMark()
-        var inner = context
-        inner.inMemoryBody = inMemory
         let response: Response
         do {
-            response = try await next(request, inner)
+            response = try await next(request, context)
         } catch {
             // Only errors the error middleware could not render get here; count them and pass on.
             finish(request, context: context, status: 500, start: start)
             throw error
         }
         let status = Int(response.status.code)
-        if inMemory.isSet {
+        if context.recording.bodyIsInMemory {
             finish(request, context: context, status: status, start: start)
             return response
         }
@@ -47,45 +43,19 @@ public struct ObservabilityMiddleware: RouterMiddleware {
         return written
     }
 
-    private func finish(_ request: Request, context: FleetContext, status: Int, start: ContinuousClock.Instant) {
+    private func finish(_ request: Request, context: Context, status: Int, start: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - start
         metrics.requestFinished()
-        let route = context.endpointPath ?? ErrorMiddleware.unmatchedRoute
+        let route = context.endpointPath ?? UnmatchedRoute.name
         metrics.recordRequest(route: route, method: request.method, status: status, duration: elapsed)
         guard accessLog else { return }
         let milliseconds = (elapsed.seconds * 1_000_000).rounded() / 1000
-        if let handler = context.logger.handler as? JSONLogHandler {
-            // The same line as below, written without building `Logger.Metadata` for it.
-            handler.logRequest(route: route, path: request.uri.path, status: status, milliseconds: milliseconds)
-            return
-        }
-        context.logger.info(
-            "request",
-            metadata: [
-                "route": .string(route),
-                "path": .string(request.uri.path),
-                "status": .stringConvertible(JSONNumber(status)),
-                "duration_ms": .stringConvertible(JSONNumber(milliseconds)),
-            ]
-        )
+        // One metadata value, written by the JSON handler as route, path, status and duration_ms.
+        context.logger.info("request", metadata: [
+            AccessLogFields.key: .stringConvertible(AccessLogFields(
+                route: route, path: request.uri.path, status: status, milliseconds: milliseconds)),
+        ])
     }
-}
-
-/// Set by the layers that answer with a body already in memory (typed route outputs, rendered
-/// errors), so `ObservabilityMiddleware` records the request as soon as the response is returned
-/// instead of wrapping its body. One per request, shared by the copies of its context.
-@usableFromInline
-final class InMemoryBodyMark: Sendable {
-    private let value = Atomic<Bool>(false)
-
-    init() {}
-
-    /// The response being returned has its whole body in memory.
-    @usableFromInline
-    func set() { value.store(true, ordering: .relaxed) }
-
-    /// Whether a layer below marked the response as in memory.
-    var isSet: Bool { value.load(ordering: .relaxed) }
 }
 
 extension ResponseBody {

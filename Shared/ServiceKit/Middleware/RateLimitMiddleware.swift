@@ -4,8 +4,7 @@ import Synchronization
 
 /// A token bucket over the whole API port (`RATE_LIMIT_RPS`, `RATE_LIMIT_BURST`): past it, 429
 /// with `Retry-After`. One bucket per instance, since replicas sit behind a load balancer.
-public struct RateLimitMiddleware: RouterMiddleware {
-    public typealias Context = FleetContext
+public struct RateLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     private let bucket: TokenBucket
 
     /// A bucket of `burst` tokens refilled at `requestsPerSecond`.
@@ -13,7 +12,7 @@ public struct RateLimitMiddleware: RouterMiddleware {
         bucket = TokenBucket(rate: requestsPerSecond, capacity: Double(burst))
     }
 
-    public func handle(_ request: Request, context: FleetContext, next: (Request, FleetContext) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if let wait = bucket.take() {
             let seconds = max(1, Int(wait.rounded(.up)))
             throw HTTPProblem(.tooManyRequests, detail: "Too Many Requests", headers: [.retryAfter: String(seconds)])

@@ -10,36 +10,29 @@ import W3CTraceContext
 /// and its place in a W3C trace (`traceparent`/`tracestate` read, a new span id for this server).
 /// Both go into the request's logger metadata (one value, see `RequestLogFields`), so every log
 /// line inside the request carries them.
-public struct RequestIdentityMiddleware: RouterMiddleware {
-    public typealias Context = FleetContext
-    let maxBodyBytes: Int
-    let maxUploadBytes: Int
-    let uploadSpoolBytes: Int
+public struct RequestIdentityMiddleware<Context: ServiceRequestContext>: RouterMiddleware {
+    let limits: RequestLimits
     let requestTimeout: Duration?
 
     /// The body limits and the upload spool threshold are copied into every request's context;
     /// `requestTimeout` becomes the deadline that outgoing peer calls inherit.
     public init(maxBodyBytes: Int, maxUploadBytes: Int, uploadSpoolBytes: Int = 1 << 20, requestTimeout: Duration? = nil) {
-        self.maxBodyBytes = maxBodyBytes
-        self.maxUploadBytes = maxUploadBytes
-        self.uploadSpoolBytes = uploadSpoolBytes
+        self.limits = RequestLimits(maxBodyBytes: maxBodyBytes, maxUploadBytes: maxUploadBytes, uploadSpoolBytes: uploadSpoolBytes)
         self.requestTimeout = requestTimeout
     }
 
-    public func handle(_ request: Request, context: FleetContext, next: (Request, FleetContext) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        context.maxBodyBytes = maxBodyBytes
-        context.maxUploadBytes = maxUploadBytes
-        context.uploadSpoolBytes = uploadSpoolBytes
+        context.limits = limits
         let trace: TraceContext
         if let parent = request.headers[.traceparent],
             let incoming = try? TraceContext(traceParentHeaderValue: parent, traceStateHeaderValue: request.headers[.tracestate])
         {
             context.parentSpanID = incoming.spanID
-            var ids = IDGenerator()
+            var ids = RequestIDGenerator()
             trace = TraceContext(traceID: incoming.traceID, spanID: .random(using: &ids), flags: incoming.flags, state: incoming.state)
         } else {
-            var ids = IDGenerator()
+            var ids = RequestIDGenerator()
             trace = TraceContext(traceID: .random(using: &ids), spanID: .random(using: &ids), flags: .sampled, state: Self.emptyState)
         }
         context.trace = trace
@@ -61,7 +54,7 @@ public struct RequestIdentityMiddleware: RouterMiddleware {
         return response
     }
 
-    private static let emptyState = TraceState([])
+    private static var emptyState: TraceState { TraceState([]) }
 
     /// Accepts a caller's id when it is short and printable, so it cannot forge log lines.
     static func acceptable(_ value: String) -> String? {
@@ -76,17 +69,4 @@ public struct RequestIdentityMiddleware: RouterMiddleware {
 extension HTTPField.Name {
     /// `X-Request-ID`, accepted, generated, echoed and forwarded.
     public static let requestID = HTTPField.Name("X-Request-ID")!
-}
-
-/// Trace and span ids without a system call per id: SplitMix64 over a counter seeded once from the
-/// system generator. Ids must be unique and unpredictable enough to not collide, not secret.
-struct IDGenerator: RandomNumberGenerator {
-    private static let state = Atomic<UInt64>(UInt64.random(in: .min ... .max))
-
-    mutating func next() -> UInt64 {
-        var z = Self.state.wrappingAdd(0x9E37_79B9_7F4A_7C15, ordering: .relaxed).newValue
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -1,8 +1,7 @@
 import Hummingbird
 
 /// Answers 504 when a handler runs longer than `REQUEST_TIMEOUT`, cancelling it.
-public struct RequestTimeoutMiddleware: RouterMiddleware {
-    public typealias Context = FleetContext
+public struct RequestTimeoutMiddleware<Context: RequestContext>: RouterMiddleware {
     let timeout: Duration
 
     /// Handlers get at most `timeout`.
@@ -10,7 +9,7 @@ public struct RequestTimeoutMiddleware: RouterMiddleware {
         self.timeout = timeout
     }
 
-    public func handle(_ request: Request, context: FleetContext, next: (Request, FleetContext) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let timeout = self.timeout
         return try await withoutActuallyEscaping(next) { next in
             // `next` does not outlive this call: the group below waits for both children.

@@ -30,20 +30,24 @@ public struct RuleSet: Sendable {
 }
 
 /// A regular expression compiled once, when the model's rules are first used.
+///
+/// `@Field(pattern:)` checks the pattern when the model compiles (a bad one is a compile error
+/// naming the field). Rules written by hand that name a pattern which does not compile match no
+/// value, so a request meets a 422, never a trap.
 public struct CompiledPattern: @unchecked Sendable {
     // NSRegularExpression is immutable after creation and documented as thread-safe.
-    let regex: NSRegularExpression
+    let regex: NSRegularExpression?
     /// The source, as declared (reported in errors and in the schema).
     public let source: String
 
     init(_ source: String) {
         self.source = source
-        // A pattern that does not compile is a programming error caught on first use of the model.
-        self.regex = try! NSRegularExpression(pattern: source)
+        self.regex = try? NSRegularExpression(pattern: source)
     }
 
     func matches(_ text: String) -> Bool {
-        regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+        guard let regex else { return false }
+        return regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
     }
 }
 

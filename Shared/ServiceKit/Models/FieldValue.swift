@@ -31,6 +31,15 @@ extension String: FieldValue {
             issues.typeError("string_type", "Input should be a valid string", loc, input: value)
             return nil
         }
+        if text.utf8.contains(0) {
+            // PostgreSQL's text cannot hold U+0000 and SQLite's C API ends strings at it, so no
+            // engine could store such a string faithfully: refused alike on both.
+            issues.add(ValidationIssue(
+                type: "value_error", loc: loc, msg: "Value error, String should not contain the NUL character",
+                input: value, ctx: ["error": .object([:])]
+            ))
+            return nil
+        }
         let before = issues.issues.count
         issues.checkString(text, loc: loc, rules: rules.set)
         return issues.issues.count == before ? text : nil

@@ -88,8 +88,17 @@ public struct ModelCodingKey: CodingKey {
 /// `Decodable` for models goes through the same validation as request bodies, so a model decoded
 /// anywhere (a peer's answer, a test) has met its constraints.
 public enum ModelDecoding {
+    ///
+    /// A value that breaks the model's rules throws `DecodingError.dataCorrupted`, never a
+    /// `ValidationFailure`: bad stored data or a peer's bad answer is the server's fault (500, or
+    /// 502 through `CurlHTTPError.decoding`), not a 422 to the caller.
     public static func decode<M: Model>(_ type: M.Type, from decoder: any Decoder) throws -> M {
         let value = try JSONValue(from: decoder)
-        return try M.validate(value, at: [])
+        do {
+            return try M.validate(value, at: [])
+        } catch let failure as ValidationFailure {
+            throw DecodingError.dataCorrupted(.init(
+                codingPath: decoder.codingPath, debugDescription: "\(M.self) does not meet its own rules: \(failure)"))
+        }
     }
 }

@@ -59,31 +59,26 @@ public struct ModelReader {
 /// Values are presented to fields as JSON strings (or arrays of them for array fields).
 public struct TextFields: Sendable {
     var pairs: [(String, String)]
-    /// Files of a multipart form by field name, as the tokens `UploadedFile` fields claim them with.
-    private(set) var files: [(key: String, token: JSONValue)] = []
+    /// Files of a multipart form by field name; a field sees a file as `UploadedFile.token(at:)`.
+    private(set) var files: [(key: String, file: UploadedFile)] = []
 
     public init(_ pairs: [(String, String)]) { self.pairs = pairs }
 
-    /// A multipart form's text fields and files; the files stay registered until `withdrawFiles()`.
+    /// A multipart form's text fields and files.
     init(_ pairs: [(String, String)], files: [(String, UploadedFile)]) {
         self.pairs = pairs
-        self.files = files.map { (key: $0.0, token: UploadedFile.register($0.1)) }
-    }
-
-    /// Forgets every file no field claimed; call it once the model has been read.
-    func withdrawFiles() {
-        for file in files { UploadedFile.withdraw(file.token) }
+        self.files = files.map { (key: $0.0, file: $0.1) }
     }
 
     func value(_ key: String, repeated: Bool) -> JSONValue? {
         if !repeated {
             // The last value wins; a file after the text fields of the same name, as before.
-            if let file = files.last(where: { $0.key == key }) { return file.token }
+            if let index = files.lastIndex(where: { $0.key == key }) { return UploadedFile.token(at: index) }
             return pairs.last(where: { $0.0 == key }).map { JSONValue.string($0.1) }
         }
         var values: [JSONValue] = []
         for pair in pairs where pair.0 == key { values.append(.string(pair.1)) }
-        for file in files where file.key == key { values.append(file.token) }
+        for (index, file) in files.enumerated() where file.key == key { values.append(UploadedFile.token(at: index)) }
         return values.isEmpty ? nil : .array(values)
     }
 

@@ -32,7 +32,7 @@ struct AdminRoutes: Sendable {
         router.on(.get, "/info") { _, _ in
             try JSONResponse.make(Info(
                 name: configuration.serviceName, version: configuration.build.version,
-                revision: configuration.build.revision, build_date: configuration.build.buildDate,
+                revision: configuration.build.revision, dirty: configuration.build.dirty, build_date: configuration.build.buildDate,
                 swift_version: Self.swiftVersion, config: configuration.maskedEnvironment
             ))
         }
@@ -96,6 +96,7 @@ struct Info: Encodable {
     let name: String
     let version: String
     let revision: String
+    let dirty: Bool
     let build_date: String
     let swift_version: String
     let config: [String: String]

@@ -62,7 +62,10 @@ enum DocsRoutes {
     }
 }
 
-/// The encoded document, built by the first request that needs it.
+/// The encoded document, built by the first request that needs it. It is built outside the lock:
+/// a request for the document never holds a lock that other requests (or threads) wait on while
+/// OpenAPIKit encodes. Two first requests at once may both build it; they build the same bytes
+/// and the first kept wins.
 final class LazyDocument: Sendable {
     private let build: @Sendable () throws -> Data
     private let cached = Mutex<Data?>(nil)
@@ -70,9 +73,10 @@ final class LazyDocument: Sendable {
     init(_ build: @escaping @Sendable () throws -> Data) { self.build = build }
 
     func bytes() throws -> Data {
-        try cached.withLock { cached in
+        if let ready = cached.withLock({ $0 }) { return ready }
+        let data = try build()
+        return cached.withLock { cached in
             if let cached { return cached }
-            let data = try build()
             cached = data
             return data
         }

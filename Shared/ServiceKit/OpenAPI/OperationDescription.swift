@@ -91,16 +91,8 @@ public struct OperationDescription: Sendable {
     var readsInput: Bool { !parameters.isEmpty || requestBody != nil }
 }
 
-/// An error answer a route declares in its documentation: `.init(.notFound, "Item not found")`.
-public struct DeclaredError: Sendable {
-    public var status: HTTPResponse.Status
-    public var description: String
-
-    public init(_ status: HTTPResponse.Status, _ description: String) {
-        self.status = status
-        self.description = description
-    }
-}
+/// An error answer a route declares in its documentation: the `HTTPProblem` it throws.
+public typealias DeclaredError = HTTPProblem
 
 /// Another answer a route declares in its documentation, without a body: `.init(.notModified,
 /// "Not Modified")` for a conditional GET. FastAPI's `responses=`.

@@ -12,10 +12,11 @@ import Hummingbird
 ///
 /// Inputs are resolved in order and every problem is collected into one 422; the output type is
 /// what is serialised and documented. `errors` documents `{"detail"}` answers and `responses`
-/// other answers without a body (a 304, say). `group` nests routes under a prefix with tags and
-/// shared dependencies; `provide` registers service-wide values for `Depends`.
+/// other answers without a body (a 304, say). `group` nests routes under a prefix with tags,
+/// shared dependencies and middleware of their own; `provide` registers service-wide values for
+/// `Depends`.
 public struct APIRouter {
-    @usableFromInline let router: Router<FleetContext>
+    @usableFromInline let router: any RouterMethods<FleetContext>
     /// The routes declared so far.
     public let table: RouteTable
     @usableFromInline let environment: RouteEnvironment
@@ -32,8 +33,8 @@ public struct APIRouter {
         self.dependencies = []
     }
 
-    private init(parent: APIRouter, prefix: String, tags: [String], dependencies: [any Dependency.Type]) {
-        router = parent.router
+    private init(parent: APIRouter, router: any RouterMethods<FleetContext>, prefix: String, tags: [String], dependencies: [any Dependency.Type]) {
+        self.router = router
         table = parent.table
         environment = parent.environment
         self.prefix = parent.prefix + prefix
@@ -43,8 +44,19 @@ public struct APIRouter {
 
     /// Routes under `prefix`, tagged `tags`, each first resolving `dependencies` (a token check,
     /// say), like FastAPI's `include_router(router, prefix=..., tags=..., dependencies=[...])`.
-    public func group(_ prefix: String, tags: [String] = [], dependencies: [any Dependency.Type] = []) -> APIRouter {
-        APIRouter(parent: self, prefix: prefix, tags: tags, dependencies: dependencies)
+    /// `middleware` run for the group's routes only, inside the service's and ServiceKit's.
+    public func group(
+        _ prefix: String, tags: [String] = [], dependencies: [any Dependency.Type] = [], middleware: [ServiceMiddleware] = []
+    ) -> APIRouter {
+        var target = router
+        if !middleware.isEmpty {
+            // An empty-path Hummingbird group: routes keep their full paths, and only the routes
+            // added through it pass its middleware.
+            let group = router.group()
+            for layer in middleware { group.add(middleware: layer) }
+            target = group
+        }
+        return APIRouter(parent: self, router: target, prefix: prefix, tags: tags, dependencies: dependencies)
     }
 
     /// Registers a service-wide value handed to routes that declare `Depends<T>`.
@@ -56,7 +68,7 @@ public struct APIRouter {
     @inlinable
     public func get<each Input: RouteInput, Output: RouteOutput>(
         _ path: String, status: HTTPResponse.Status = .ok, summary: String? = nil, description: String? = nil,
-        operationID: String? = nil, errors: [DeclaredError] = [], responses: [DeclaredResponse] = [],
+        operationID: String? = nil, errors: [HTTPProblem] = [], responses: [DeclaredResponse] = [],
         _ handler: @escaping @Sendable (repeat each Input) async throws -> Output
     ) {
         add(.get, path, status: status, summary: summary, description: description, operationID: operationID, errors: errors, responses: responses, handler)
@@ -66,7 +78,7 @@ public struct APIRouter {
     @inlinable
     public func post<each Input: RouteInput, Output: RouteOutput>(
         _ path: String, status: HTTPResponse.Status = .ok, summary: String? = nil, description: String? = nil,
-        operationID: String? = nil, errors: [DeclaredError] = [], responses: [DeclaredResponse] = [],
+        operationID: String? = nil, errors: [HTTPProblem] = [], responses: [DeclaredResponse] = [],
         _ handler: @escaping @Sendable (repeat each Input) async throws -> Output
     ) {
         add(.post, path, status: status, summary: summary, description: description, operationID: operationID, errors: errors, responses: responses, handler)
@@ -76,7 +88,7 @@ public struct APIRouter {
     @inlinable
     public func put<each Input: RouteInput, Output: RouteOutput>(
         _ path: String, status: HTTPResponse.Status = .ok, summary: String? = nil, description: String? = nil,
-        operationID: String? = nil, errors: [DeclaredError] = [], responses: [DeclaredResponse] = [],
+        operationID: String? = nil, errors: [HTTPProblem] = [], responses: [DeclaredResponse] = [],
         _ handler: @escaping @Sendable (repeat each Input) async throws -> Output
     ) {
         add(.put, path, status: status, summary: summary, description: description, operationID: operationID, errors: errors, responses: responses, handler)
@@ -86,7 +98,7 @@ public struct APIRouter {
     @inlinable
     public func patch<each Input: RouteInput, Output: RouteOutput>(
         _ path: String, status: HTTPResponse.Status = .ok, summary: String? = nil, description: String? = nil,
-        operationID: String? = nil, errors: [DeclaredError] = [], responses: [DeclaredResponse] = [],
+        operationID: String? = nil, errors: [HTTPProblem] = [], responses: [DeclaredResponse] = [],
         _ handler: @escaping @Sendable (repeat each Input) async throws -> Output
     ) {
         add(.patch, path, status: status, summary: summary, description: description, operationID: operationID, errors: errors, responses: responses, handler)
@@ -96,7 +108,7 @@ public struct APIRouter {
     @inlinable
     public func delete<each Input: RouteInput, Output: RouteOutput>(
         _ path: String, status: HTTPResponse.Status = .noContent, summary: String? = nil, description: String? = nil,
-        operationID: String? = nil, errors: [DeclaredError] = [], responses: [DeclaredResponse] = [],
+        operationID: String? = nil, errors: [HTTPProblem] = [], responses: [DeclaredResponse] = [],
         _ handler: @escaping @Sendable (repeat each Input) async throws -> Output
     ) {
         add(.delete, path, status: status, summary: summary, description: description, operationID: operationID, errors: errors, responses: responses, handler)
@@ -115,10 +127,11 @@ public struct APIRouter {
     @inlinable
     func add<each Input: RouteInput, Output: RouteOutput>(
         _ method: HTTPRequest.Method, _ path: String, status: HTTPResponse.Status, summary: String?, description: String?,
-        operationID: String?, errors: [DeclaredError], responses: [DeclaredResponse],
+        operationID: String?, errors: [HTTPProblem], responses: [DeclaredResponse],
         _ handler: @escaping @Sendable (repeat each Input) async throws -> Output
     ) {
         let full = prefix + path
+        repeat table.check(method, full, (each Input).problem(onRoute: full))
         describe(
             method, full, status: status, summary: summary, description: description, operationID: operationID,
             errors: errors, responses: responses, inputs: repeat (each Input).self, output: Output.self)
@@ -133,7 +146,7 @@ public struct APIRouter {
                 let output = try await handler(repeat (each inputs)!)
                 await scope.runCleanups(nil)
                 let response = try output.response(status: status)
-                if Output.bodyIsInMemory { context.inMemoryBody?.set() }
+                if Output.bodyIsInMemory { context.recording.markBodyInMemory() }
                 return response
             } catch {
                 await scope.runCleanups(error)
@@ -146,7 +159,7 @@ public struct APIRouter {
     @usableFromInline
     func describe<each Input: RouteInput, Output: RouteOutput>(
         _ method: HTTPRequest.Method, _ full: String, status: HTTPResponse.Status, summary: String?, description: String?,
-        operationID: String?, errors: [DeclaredError], responses: [DeclaredResponse],
+        operationID: String?, errors: [HTTPProblem], responses: [DeclaredResponse],
         inputs: repeat (each Input).Type, output: Output.Type
     ) {
         let tags = self.tags
@@ -160,7 +173,7 @@ public struct APIRouter {
             repeat (each Input).document(&operation)
             Output.document(status: status, &operation)
             if operation.readsInput { operation.answerValidationError() }
-            for error in errors { operation.answerProblem(error.status, error.description) }
+            for error in errors { operation.answerProblem(error.status, error.detail) }
             for response in responses { operation.answer(response.status, response.description, schema: nil) }
             return operation
         }
@@ -179,28 +192,5 @@ public struct APIRouter {
     static func operationID(_ method: HTTPRequest.Method, _ path: String) -> String {
         let words = path.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init)
         return ([method.rawValue.lowercased()] + words).joined(separator: "_")
-    }
-}
-
-/// Encodes JSON responses the same way everywhere.
-public enum JSONResponse {
-    /// One encoder for values that are not models: its configuration never changes after this line.
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return encoder
-    }()
-
-    /// A JSON response of `value` with `status` and any extra headers.
-    public static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
-        let data = try encoder.encode(value)
-        var response = make(buffer: ByteBuffer(bytes: data), status: status)
-        response.headers.append(contentsOf: headers)
-        return response
-    }
-
-    /// A JSON response of bytes already written.
-    public static func make(buffer: ByteBuffer, status: HTTPResponse.Status) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
     }
 }

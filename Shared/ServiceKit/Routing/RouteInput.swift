@@ -9,6 +9,13 @@ public protocol RouteInput: Sendable {
     static func resolve(in scope: RequestScope) async throws -> Self?
     /// Adds the parameters or request body this input reads.
     static func document(_ operation: inout OperationDescription)
+    /// What is wrong with declaring this input on a route with path `template`, checked when the
+    /// route is registered (a `Path` model field the template lacks), or nil.
+    static func problem(onRoute template: String) -> String?
+}
+
+extension RouteInput {
+    public static func problem(onRoute template: String) -> String? { nil }
 }
 
 /// Where a model's fields are read from, and how they are named in `loc` and in the document.
@@ -25,8 +32,8 @@ enum ParameterLocation: String, Sendable {
 func readModel<M: Model>(_ type: M.Type, from fields: TextFields, location: String, keyStyle: ParameterLocation?, in scope: RequestScope) -> M? {
     var reader = ModelReader(text: fields, at: [.key(location)])
     reader.headerStyle = keyStyle == .header
-    let model = try? M(from: &reader)
-    fields.withdrawFiles()
+    // Files of a multipart form are this request's own: `UploadedFile` fields find them here.
+    let model = UploadedFile.$requestFiles.withValue(fields.files.map(\.file)) { try? M(from: &reader) }
     scope.record(reader.issues.issues)
     return model
 }
@@ -53,6 +60,22 @@ public struct Path<M: Model>: RouteInput {
     }
 
     public static func document(_ operation: inout OperationDescription) { documentParameters(M.self, .path, &operation) }
+
+    /// Every required field of `M` must be a `{name}` of the template: a typo is a start-up
+    /// error naming the route, not a 422 on every call. Found by reading `M` from the template's
+    /// own parameter names, which reports each field the template lacks as missing.
+    public static func problem(onRoute template: String) -> String? {
+        let names = template.split(separator: "/").compactMap { segment -> String? in
+            if segment.hasPrefix("{"), segment.hasSuffix("}") { return String(segment.dropFirst().dropLast()) }
+            if segment.hasPrefix(":") { return String(segment.dropFirst()) }
+            return nil
+        }
+        var reader = ModelReader(text: TextFields(names.map { ($0, "") }), at: [.key("path")])
+        _ = try? M(from: &reader)
+        let missing = reader.issues.issues.filter { $0.type == "missing" }.compactMap { $0.loc.last?.text }
+        guard !missing.isEmpty else { return nil }
+        return "path model \(M.self) reads \(missing.map { "'\($0)'" }.joined(separator: ", ")), which the template does not have"
+    }
 }
 
 /// Query parameters as a model; array fields take every value of a repeated key.

@@ -26,6 +26,7 @@ public final class RouteTable: Sendable {
 
     private struct State {
         var declared: [Declared] = []
+        var problems: [String] = []
         var described: (entries: [Entry], components: SchemaComponents)?
     }
 
@@ -38,6 +39,17 @@ public final class RouteTable: Sendable {
 
     /// Every model schema the routes met.
     public var components: SchemaComponents { described().components }
+
+    /// Routes declared wrongly (a `Path` model that does not fit its template): the runtime refuses
+    /// to start with them, naming each route.
+    public var problems: [String] { state.withLock { $0.problems } }
+
+    /// Records `problem` of the route `method path`, if there is one.
+    @usableFromInline
+    func check(_ method: HTTPRequest.Method, _ path: String, _ problem: String?) {
+        guard let problem else { return }
+        state.withLock { $0.problems.append("\(method.rawValue) \(path): \(problem)") }
+    }
 
     func add(method: HTTPRequest.Method, path: String, describe: Describe?) {
         state.withLock { state in

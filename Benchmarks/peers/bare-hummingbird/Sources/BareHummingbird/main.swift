@@ -23,9 +23,12 @@ let items: [Int: Item] = Dictionary(uniqueKeysWithValues: (1...1000).map {
 let router = Router()
 router.get("/hello") { _, _ in ["message": "Hello, world"] }
 router.get("/items/{id}") { request, context -> Item in
+    // The same rules the ServiceKit route declares (`id` ≥ 1, `q` at most 50 characters), by hand.
     let id = try context.parameters.require("id", as: Int.self)
+    let q = request.uri.queryParameters["q"].map(String.init)
+    guard id >= 1, (q?.count ?? 0) <= 50 else { throw HTTPError(.unprocessableContent) }
     guard var item = items[id] else { throw HTTPError(.notFound) }
-    item.q = request.uri.queryParameters["q"].map(String.init)
+    item.q = q
     return item
 }
 router.post("/items") { request, context -> EditedResponse<Item> in

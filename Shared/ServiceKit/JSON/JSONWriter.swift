@@ -28,15 +28,23 @@ public struct JSONWriter {
         value.writeJSON(to: &self)
     }
 
+    /// `"key":` inside an object, before a value written by another call.
+    public mutating func key(_ key: String) {
+        separate()
+        writeQuoted(key)
+        buffer.writeInteger(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
     public mutating func string(_ value: String) { separate(); writeQuoted(value); needsComma = true }
     public mutating func int(_ value: Int) { separate(); buffer.writeString(String(value)); needsComma = true }
     public mutating func bool(_ value: Bool) { separate(); buffer.writeStaticString(value ? "true" : "false"); needsComma = true }
     public mutating func null() { separate(); buffer.writeStaticString("null"); needsComma = true }
 
-    /// Non-finite numbers have no JSON form and are written as null.
+    /// Non-finite numbers have no JSON form and are written as null (as `JSONNumber` writes them).
     public mutating func double(_ value: Double) {
         separate()
-        if value.isFinite { buffer.writeString(value.description) } else { buffer.writeStaticString("null") }
+        buffer.writeString(JSONNumber(value).description)
         needsComma = true
     }
 
@@ -70,35 +78,6 @@ public struct JSONWriter {
     }
 
     private mutating func writeQuoted(_ text: String) {
-        buffer.writeInteger(UInt8(ascii: "\""))
-        var utf8 = text.utf8
-        let clean = utf8.withContiguousStorageIfAvailable { bytes in
-            !bytes.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
-        }
-        if clean == true {
-            buffer.writeString(text)
-        } else {
-            if clean == nil {
-                var copy = text
-                copy.makeContiguousUTF8()
-                utf8 = copy.utf8
-            }
-            for byte in utf8 {
-                switch byte {
-                case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
-                case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
-                case 0x0A: buffer.writeStaticString("\\n")
-                case 0x0D: buffer.writeStaticString("\\r")
-                case 0x09: buffer.writeStaticString("\\t")
-                case 0..<0x20:
-                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                    buffer.writeStaticString("\\u00")
-                    buffer.writeInteger(hex[Int(byte >> 4)])
-                    buffer.writeInteger(hex[Int(byte & 0xF)])
-                default: buffer.writeInteger(byte)
-                }
-            }
-        }
-        buffer.writeInteger(UInt8(ascii: "\""))
+        JSONString.writeQuoted(text, to: &buffer)
     }
 }

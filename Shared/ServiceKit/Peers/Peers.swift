@@ -3,8 +3,9 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// The service's peers, from `USERS_URL`, `CATALOG_URL` and `ORDERS_URL`, all called through the
-/// service's one CurlHTTP client: `Depends<Peers>`, then `peers.catalog.get(...)`.
+/// The peers a service declared (`ServiceDefinition.peers`), each at the URL its `<NAME>_URL`
+/// variable gave, all called through the service's one CurlHTTP client. Routes take one with
+/// `Depends<Peer<Catalog>>` (typed) or `Depends<Peers>` and `peers.peer("catalog")`.
 public struct Peers: Injectable {
     /// The client every peer call goes through; a `Service` in the runtime's group.
     public let client: CurlClient
@@ -24,13 +25,6 @@ public struct Peers: Injectable {
         }
         return PeerClient(name: name, baseURL: url.absoluteString, client: client)
     }
-
-    /// The users service (`USERS_URL`).
-    public var users: PeerClient { get throws { try peer("users") } }
-    /// The catalog service (`CATALOG_URL`).
-    public var catalog: PeerClient { get throws { try peer("catalog") } }
-    /// The orders service (`ORDERS_URL`).
-    public var orders: PeerClient { get throws { try peer("orders") } }
 }
 
 /// One peer: paths are relative to its base URL and every call is counted and broken under its name.
