@@ -19,18 +19,23 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 began_run=$EPOCHSECONDS
 
-duration=${BENCH_DURATION:-10}; warmup=3; connections=64; threads=2; rounds=5; launches=5
-if [ -n "${QUICK:-}" ]; then duration=4; warmup=1; rounds=3; launches=3; fi
+duration=${BENCH_DURATION:-10}; warmup=3; connections=64; threads=2; rounds=5; launches=9
+if [ -n "${QUICK:-}" ]; then duration=4; warmup=1; rounds=3; launches=5; fi
 raw=$root/Benchmarks/raw
 traceparent=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
 
-# Refuse before touching anything: a run that cannot start keeps the last run's raw outputs.
-ports=(18101 18201 18102 18202 18103 18104 18105 18106 18206 18107 18301)
-for p in "${ports[@]}"; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-    echo "bench: port $p is in use; free it first" >&2; exit 1
-  fi
+# Ports: the first free ones from BENCH_PORT_BASE (28100) up, chosen before anything starts. The
+# machine is shared, and another engineer's processes may hold some of them.
+declare -A port=() admin_port=()
+next_port=${BENCH_PORT_BASE:-28100}
+take_port() {
+  while (exec 3<>"/dev/tcp/127.0.0.1/$next_port") 2>/dev/null; do next_port=$((next_port + 1)); done
+  printf -v "$1" %s "$next_port"; next_port=$((next_port + 1))
+}
+for name in servicekit servicekit-nolog hummingbird fastapi-1 fastapi-2 catalog fastapi-catalog client-peer; do
+  take_port "port[$name]"
 done
+for name in servicekit servicekit-nolog catalog; do take_port "admin_port[$name]"; done
 work=$(mktemp -d /tmp/fleet-bench-XXXXXX)
 
 # The cleanup trap stops what the script started and is still running, by pid (a pid is forgotten
@@ -77,6 +82,7 @@ rm -rf "$raw"; mkdir -p "$raw"
   echo "launches $launches"
   echo "warmup $warmup"
   echo "traceparent $traceparent"
+  echo "ports $(for name in "${!port[@]}"; do printf "%s=%s " "$name" "${port[$name]}"; done)"
   echo "swift_flags ${swift_flags[*]}"
   echo "loadavg_start $(cut -d' ' -f1-3 /proc/loadavg | tr ' ' ,)"
 } >"$raw/run.txt"
@@ -87,25 +93,28 @@ clk_tck=$(getconf CLK_TCK)
 everything_on=(REQUEST_TIMEOUT=30s RATE_LIMIT_RPS=10000000 RATE_LIMIT_BURST=10000000)
 
 # run_NAME: the command of each system, run in its own new, empty working folder.
-run_servicekit() { exec env PORT=18101 ADMIN_PORT=18201 "${everything_on[@]}" "$bin/bench-servicekit"; }
-run_servicekit_nolog() { exec env PORT=18102 ADMIN_PORT=18202 "${everything_on[@]}" ACCESS_LOG=false "$bin/bench-servicekit"; }
-run_hummingbird() { exec env PORT=18103 "$peer_bin/bench-hummingbird"; }
-run_fastapi_1() { exec "$venv/bin/uvicorn" --app-dir "$root/Benchmarks/peers/fastapi" app:app --port 18104 --workers 1; }
-run_fastapi_2() { exec "$venv/bin/uvicorn" --app-dir "$root/Benchmarks/peers/fastapi" app:app --port 18105 --workers 2; }
+run_servicekit() {
+  exec env PORT="${port[servicekit]}" ADMIN_PORT="${admin_port[servicekit]}" "${everything_on[@]}" "$bin/bench-servicekit"
+}
+run_servicekit_nolog() {
+  exec env PORT="${port[servicekit-nolog]}" ADMIN_PORT="${admin_port[servicekit-nolog]}" "${everything_on[@]}" ACCESS_LOG=false \
+    "$bin/bench-servicekit"
+}
+run_hummingbird() { exec env PORT="${port[hummingbird]}" "$peer_bin/bench-hummingbird"; }
+run_fastapi_1() { exec "$venv/bin/uvicorn" --app-dir "$root/Benchmarks/peers/fastapi" app:app --port "${port[fastapi-1]}" --workers 1; }
+run_fastapi_2() { exec "$venv/bin/uvicorn" --app-dir "$root/Benchmarks/peers/fastapi" app:app --port "${port[fastapi-2]}" --workers 2; }
 run_catalog() {
-  exec env PORT=18106 ADMIN_PORT=18206 "${everything_on[@]}" DATABASE_URL="sqlite:///$work/catalog/catalog.db" "$bin/catalog"
+  exec env PORT="${port[catalog]}" ADMIN_PORT="${admin_port[catalog]}" "${everything_on[@]}" \
+    DATABASE_URL="sqlite:///$work/catalog/catalog.db" "$bin/catalog"
 }
 run_fastapi_catalog() {
   exec env CATALOG_DB="$work/fastapi-catalog/catalog.db" "$venv/bin/uvicorn" --app-dir "$root/Benchmarks/peers/fastapi" \
-    catalog_app:app --port 18107 --workers 1
+    catalog_app:app --port "${port[fastapi-catalog]}" --workers 1
 }
-run_client_peer() { exec env PORT=18301 "$peer_bin/bench-hummingbird"; }
+run_client_peer() { exec env PORT="${port[client-peer]}" "$peer_bin/bench-hummingbird"; }
 
-# Each system's API port, and the path whose first 200 means ready: the same work on every system
-# of a group (GET /hello for the framework systems, GET /items, a list from the database, for the
-# two catalogs).
-declare -A port=([servicekit]=18101 [servicekit-nolog]=18102 [hummingbird]=18103 [fastapi-1]=18104
-  [fastapi-2]=18105 [catalog]=18106 [fastapi-catalog]=18107 [client-peer]=18301)
+# The path whose first 200 on the API port means ready: the same work on every system of a group
+# (GET /hello for the framework systems; GET /items, a list from the database, for the two catalogs).
 declare -A ready_path=([servicekit]=/hello [servicekit-nolog]=/hello [hummingbird]=/hello [fastapi-1]=/hello
   [fastapi-2]=/hello [catalog]=/items [fastapi-catalog]=/items [client-peer]=/hello)
 
@@ -267,7 +276,7 @@ fi
 
 # The HTTP clients: one bare Hummingbird of their own, both clients in one client-bench process.
 launch client-peer
-"$client_bin/client-bench" --url http://127.0.0.1:18301/hello --duration "$duration" --warmup "$warmup" \
+"$client_bin/client-bench" --url "http://127.0.0.1:${port[client-peer]}/hello" --duration "$duration" --warmup "$warmup" \
   --concurrency 1,16,64 --out "$raw" >/dev/null &
 live[$!]=1
 wait "$!"

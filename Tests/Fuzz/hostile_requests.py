@@ -2,7 +2,7 @@
 """A seeded generator of hostile HTTP requests, sent over raw loopback sockets (stdlib only).
 
   hostile_requests.py --port API --admin-port ADMIN [--seed 1] [--count 3000] [--time-limit 150]
-                      [--kinds multipart,form,query,headers,cookies] [--case N] [--max-failures 1]
+                      [--kinds multipart,form,json,query,headers,cookies] [--case N] [--max-failures 1]
 
 Case N of seed S is built from `random.Random(f"{S}:{N}")` alone, so `--seed S --case N`
 rebuilds and sends exactly that request again. The kinds:
@@ -17,6 +17,10 @@ rebuilds and sends exactly that request again. The kinds:
              repeated and huge keys, `+`, `%00`) for --form-path; the catalog has no form
              route, so by default they go to its body-reading routes (POST /items and the
              upload route), which must refuse them with 415 (or 413), never 5xx.
+  json       odd JSON for POST /items, PATCH /items/{id} and POST /items/{id}/reserve: huge,
+             tiny and malformed numbers, lone surrogates, NUL, invalid UTF-8, duplicate keys,
+             nesting around the parser's limit, wide arrays, many keys, cut-off and non-UTF-8
+             bodies, odd content types (schemathesis covers well-formed JSON).
   query      odd query strings and path ids for GET /items and GET /items/{id}; odd methods
              and request targets.
   headers    odd If-None-Match, traceparent, tracestate, X-Request-ID, Content-Length,
@@ -45,8 +49,8 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import rawhttp  # noqa: E402
 
-KINDS = ("multipart", "form", "query", "headers", "cookies")
-WEIGHTS = {"multipart": 50, "form": 14, "query": 14, "headers": 14, "cookies": 8}
+KINDS = ("multipart", "form", "json", "query", "headers", "cookies")
+WEIGHTS = {"multipart": 44, "form": 12, "json": 12, "query": 12, "headers": 12, "cookies": 8}
 
 HIGH = list(range(0x80, 0x100))
 CONTROL = list(range(0x00, 0x20)) + [0x7F]
@@ -123,7 +127,7 @@ def head(method: bytes, target: bytes, port: int, headers: list[tuple[bytes, byt
 
 def follow_up_request(target: "Target") -> bytes:
     """The plain GET sent after a kept-alive hostile request: its answer shows the stream is in step."""
-    return head(b"GET", b"/items/%d" % target.item_id, target.port, [])
+    return head(b"GET", target.item_path, target.port, [])
 
 
 class Target:
@@ -132,11 +136,21 @@ class Target:
     def __init__(self, args: argparse.Namespace, item_id: int):
         self.port = args.port
         self.item_id = item_id
+        self.list_path = args.list_path.encode()
+        self.item_template = args.item_path.encode()
+        self.item_path = self.item_template.replace(b"{id}", str(item_id).encode())
         self.upload_path = args.multipart_path.replace("{id}", str(item_id)).encode()
         self.field = args.multipart_field.encode()
+        self.texts = [tuple(t.encode().split(b"=", 1)) for t in args.multipart_text]
         self.form_paths = [p.replace("{id}", str(item_id)).encode() for p in args.form_path] or \
-            [b"/items", self.upload_path]
+            [(args.setup_path or args.list_path).encode(), self.upload_path]
         self.form_fields = [f.encode() for f in args.form_fields.split(",") if f]
+        self.header_names = [h.encode() for h in args.header_names.split(",") if h]
+        self.cookie_names = [c.encode() for c in args.cookie_names.split(",") if c]
+        self.get_paths = [p.encode() for p in args.get_path]
+        routes = args.json_route or ["POST /items", "PATCH /items/{id}", "POST /items/{id}/reserve"]
+        self.json_routes = [tuple(r.replace("{id}", str(item_id)).encode().split(b" ", 1)) for r in routes]
+        self.json_fields = [f.encode() for f in args.json_fields.split(",") if f]
         self.auth = [(b"Authorization", b"Bearer " + args.bearer.encode())] if args.bearer else []
         self.cut_short = not args.no_cut_short
 
@@ -168,7 +182,7 @@ def with_body(rng: random.Random, target: Target, method: bytes, path: bytes, co
     data = head(method, path, target.port, headers, close=not follow_up) + payload
     if follow_up:
         data += follow_up_request(target)
-        notes.append("kept alive, then GET /items/{id}")
+        notes.append(f"kept alive, then GET {target.item_path.decode()}")
     return Case(kind, notes, split(rng, data), framed=framed, follow_up=follow_up)
 
 
@@ -280,7 +294,7 @@ def multipart_case(rng: random.Random, target: Target) -> Case:
     boundary = rng.choice([b"fuzzboundary", b"----WebKitFormBoundary7MA4YWxkTrZu0gW", b"x", b"a b", b"=_",
                            b"-", b"--", b"'()+_,-./:=?", b"0" * 70, b"B" * rng.choice([71, 200, 4000])])
     png = b"\x89PNG\r\n\x1a\n" + random_bytes(rng, rng.choice([0, 1, 16, 300, 5000]))
-    parts = [part(target.field, b"a.png", b"image/png", png)]
+    parts = [part(target.field, b"a.png", b"image/png", png)] + [part(name, None, None, value) for name, value in target.texts]
     for _ in range(rng.choice([0, 0, 0, 1, 2])):
         parts.insert(rng.randrange(len(parts) + 1), part(b"note", None, None, rng.choice(WEIRD_TEXT)))
     preamble = rng.choice([b"", b"", b"", b"preamble\r\n", b"\r\n", random_bytes(rng, 40)])
@@ -488,14 +502,26 @@ def form_token(rng: random.Random, base: bytes) -> bytes:
     return token
 
 
+GOOD_FORM_VALUES = {b"remember": b"true", b"price": b"1", b"stock": b"1"}
+
+
 def form_case(rng: random.Random, target: Target) -> Case:
     notes: list[str] = []
     keys = target.form_fields or [b"name", b"price", b"description", b"tags", b"stock", b"file"]
+    values = [b"abc", b"1", b"", b"secret-pass", b"x" * 50, b"true", b"fuzzer"]
     pairs: list[bytes] = []
-    for _ in range(rng.choice([0, 1, 2, 3, 5, 10])):
+    # Mostly a form that could pass (each field once, a plausible value), some of it spoiled.
+    for key in keys:
+        if rng.random() < 0.75:
+            value = GOOD_FORM_VALUES.get(key, b"fuzzer-value") if rng.random() < 0.8 else rng.choice(values)
+            key = form_token(rng, key) if rng.random() < 0.3 else key
+            value = form_token(rng, value) if rng.random() < 0.3 else value
+            pairs.append(key + b"=" + value)
+    for _ in range(rng.choice([0, 0, 1, 2, 5])):
         key = form_token(rng, rng.choice(keys))
-        value = form_token(rng, rng.choice([b"abc", b"1", b"", b"secret-pass", b"x" * 50]))
+        value = form_token(rng, rng.choice(values))
         pairs.append(key + b"=" + value if rng.random() < 0.9 else key)
+    rng.shuffle(pairs)
     roll = rng.random()
     if roll < 0.12:
         key = rng.choice(keys)
@@ -524,6 +550,101 @@ def form_case(rng: random.Random, target: Target) -> Case:
     notes.append(f"{len(pairs)} pairs, Content-Type {content_type!r}")
     path = rng.choice(target.form_paths)
     return with_body(rng, target, b"POST", path, content_type, body, notes, "form")
+
+
+# --- JSON ----------------------------------------------------------------------------------------
+
+JSON_NUMBERS = [b"1e309", b"-1e309", b"1e-400", b"123456789012345678901234567890", b"-0", b"0.1e1", b"1E+2", b"01", b"+1",
+                b".5", b"5.", b"NaN", b"Infinity", b"-Infinity", b"0x10", b"1_000", b"9223372036854775807",
+                b"9223372036854775808", b"-9223372036854775809", b"1" * 5000, b"0." + b"0" * 5000 + b"1", b"1e",
+                b"-", b"1.7976931348623157e308", b"4.9e-324", b"2.2250738585072011e-308", b"1e1000000000", b"0e0"]
+JSON_STRINGS = [b'"\\ud800"', b'"\\udc00"', b'"\\ud800\\u0041"', b'"\\u0000"', b'"a\\u00"', b'"\\x41"', b"\"\\'\"", b'"\\',
+                b'"\x01\x02"', b'"\xff\xfe"', b'"\xc3\x28"', b'"\xed\xa0\x80"', b'"\t"', b'"\n"', b'"' + b"\\\\" * 1000 + b'"',
+                b'"' + b"a" * 100_000 + b'"', b'"' + b"\\u00e9" * 3000 + b'"', b'"\xe2\x82\xac"', b'"unterminated',
+                b"'single'", b'""', b'" "', b'"\\/"', b'"\\uD83D\\uDE00"', b'"\\uDE00\\uD83D"']
+JSON_KEYS = JSON_STRINGS[:12] + [b'"k"', b'"na\\u006de"', b'"NAME"', b'""']
+
+
+def json_value(rng: random.Random, depth: int = 0) -> bytes:
+    """A JSON value, or something that almost is one."""
+    roll = rng.random()
+    if roll < 0.25:
+        return rng.choice(JSON_NUMBERS)
+    if roll < 0.5:
+        return rng.choice(JSON_STRINGS)
+    if roll < 0.6:
+        return rng.choice([b"true", b"false", b"null", b"True", b"nul", b"undefined"])
+    if roll < 0.75 and depth < 3:
+        return b"[" + b",".join(json_value(rng, depth + 1) for _ in range(rng.randint(0, 4))) + b"]"
+    if roll < 0.85 and depth < 3:
+        return b"{" + b",".join(rng.choice(JSON_KEYS) + b":" + json_value(rng, depth + 1)
+                                for _ in range(rng.randint(0, 3))) + b"}"
+    return b'"plain"'
+
+
+def json_case(rng: random.Random, target: Target) -> Case:
+    notes: list[str] = []
+    fields = {b"name": b'"lamp"', b"price": b"1.5", b"description": b'"a lamp"', b"tags": b'["a", "b"]',
+              b"stock": b"3", b"quantity": b"1"}
+    for key in target.json_fields:
+        fields.setdefault(key, b'"value"')
+    pairs = [[b'"' + k + b'"', v] for k, v in fields.items() if rng.random() < 0.8]
+    for _ in range(rng.choice([1, 1, 2, 3])):
+        op = rng.choice(["value", "value", "value", "key", "duplicate", "extra", "wide", "deep", "many-keys"])
+        if op == "value" and pairs:
+            pair = rng.choice(pairs)
+            pair[1] = json_value(rng)
+            notes.append(f"{pair[0].decode('latin-1')}: {pair[1][:40]!r}")
+        elif op == "key" and pairs:
+            pair = rng.choice(pairs)
+            pair[0] = rng.choice(JSON_KEYS)
+            notes.append(f"key {pair[0][:40]!r}")
+        elif op == "duplicate" and pairs:
+            pair = rng.choice(pairs)
+            pairs.append([pair[0], json_value(rng)])
+            notes.append(f"{pair[0].decode('latin-1')} twice")
+        elif op == "extra":
+            pairs.append([rng.choice([b'"extra"', b'"__proto__"', b'"constructor"', b'"id"', b'"version"']), json_value(rng)])
+            notes.append(f"extra field {pairs[-1][0].decode()}")
+        elif op == "wide":
+            count = rng.choice([11, 1000, 100_000])
+            pairs.append([b'"tags"', b"[" + b",".join([b'"t"'] * count) + b"]"])
+            notes.append(f"tags with {count} items")
+        elif op == "deep":
+            depth = rng.choice([200, 255, 256, 257, 1000, 100_000])
+            pairs.append([b'"description"', b"[" * depth + b"]" * depth if rng.random() < 0.5 else
+                          b'{"a":' * depth + b"1" + b"}" * depth])
+            notes.append(f"nesting {depth} deep")
+        elif op == "many-keys":
+            count = rng.choice([1000, 50_000])
+            pairs += [[b'"k%d"' % i, b"1"] for i in range(count)]
+            notes.append(f"{count} extra keys")
+    body = b"{" + b",".join(k + rng.choice([b":", b" : ", b":\t"]) + v for k, v in pairs) + b"}"
+    roll = rng.random()
+    if roll < 0.06:
+        body = rng.choice([b"", b" ", b"null", b"[]", b'"text"', b"1", b"{", b"}", b"{,}", b"\xef\xbb\xbf{}", b"{}garbage",
+                           b"{} {}", b'{"name": "a",}', b"/* c */ {}", b"\x00", b"{\x00}"])
+        notes.append(f"body {body!r}")
+    elif roll < 0.1:
+        body = body[: rng.randrange(len(body) + 1)]
+        notes.append("body cut off")
+    elif roll < 0.13:
+        body = rng.choice([b"\xef\xbb\xbf", b""]) + body.decode("latin-1").encode(rng.choice(["utf-16", "utf-16-be", "utf-32"]))
+        notes.append("not UTF-8")
+    elif roll < 0.2:
+        edited = bytearray(body)
+        for _ in range(rng.randint(1, 6)):
+            at = rng.randrange(len(edited) + 1)
+            edited[at:at] = bytes([rng.choice(HIGH + CONTROL + list(b'{}[]",:\\'))])
+        body = bytes(edited)
+        notes.append("random byte edits")
+    content_type = rng.choice([b"application/json"] * 8 + [
+        b"application/json; charset=utf-16", b"application/merge-patch+json", b"APPLICATION/JSON", b"text/json", None,
+        b"application/json; charset=\xff", b"application/problem+json", b"application/json;;",
+    ])
+    method, path = rng.choice(target.json_routes)
+    notes.append(f"{method.decode()} {path.decode()}, Content-Type {content_type!r}")
+    return with_body(rng, target, method, path, content_type, body, notes, "json")
 
 
 # --- query, headers, cookies ---------------------------------------------------------------------
@@ -555,10 +676,10 @@ def query_string(rng: random.Random) -> bytes:
 def request_target(rng: random.Random, target: Target) -> tuple[bytes, list[str]]:
     notes = []
     if rng.random() < 0.5:
-        path = b"/items"
+        path = target.list_path
     else:
         ident = rng.choice(PATH_IDS + [str(target.item_id).encode()] * 4)
-        path = b"/items/" + ident
+        path = target.item_template.replace(b"{id}", ident)
         notes.append(f"id {ident[:40]!r}")
     query = query_string(rng)
     roll = rng.random()
@@ -573,9 +694,9 @@ def request_target(rng: random.Random, target: Target) -> tuple[bytes, list[str]
     elif roll < 0.95:
         full = b"*"
     elif roll < 0.97:
-        full = path.replace(b"/items", b"//items") + b"?" + query
+        full = b"/" + path + b"?" + query
     else:
-        full = b"/items/../items/" + b"?" + query
+        full = path + b"/../" + path.rsplit(b"/", 1)[-1] + b"?" + query
     notes.append(f"target {full[:80]!r}{'...' if len(full) > 80 else ''}")
     return full, notes
 
@@ -587,7 +708,7 @@ def method(rng: random.Random) -> tuple[bytes, bool]:
 
 def get_case(rng: random.Random, target: Target, kind: str, headers: list[tuple[bytes, bytes]], notes: list[str]) -> Case:
     full, target_notes = request_target(rng, target) if kind == "query" else (
-        rng.choice([b"/items", b"/items/%d" % target.item_id, b"/items?q=lamp&tag=a"]), [])
+        rng.choice(target.get_paths or [target.list_path, target.item_path, target.list_path + b"?q=lamp&tag=a"]), [])
     verb, is_head = method(rng) if kind == "query" else (b"GET", False)
     if verb != b"GET":
         notes.append(f"method {verb!r}")
@@ -642,6 +763,10 @@ def headers_case(rng: random.Random, target: Target) -> Case:
                                                                 b"Bearer " + b"a" * 10_000, b"Bearer a.b.c", b"Bearer ..."]))],
         "content-type": lambda: [(b"Content-Type", rng.choice([b"application/json", b"\xff", b";;;", b"a/b; c"]))],
     }
+    if target.header_names:
+        # The headers the route reads, with odd values (and twice, sometimes).
+        options["read-by-the-route"] = lambda: [(rng.choice(target.header_names), rng.choice(QUERY_VALUES + WEIRD_TEXT))
+                                                for _ in range(rng.choice([1, 2, 3]))]
     for name in rng.sample(sorted(options), rng.choice([1, 1, 2, 3])):
         produced = options[name]()
         headers += produced
@@ -656,12 +781,15 @@ def cookies_case(rng: random.Random, target: Target) -> Case:
               b"a=\xff\xfe", b"\xff=1", b"a=%00", b"a=b;c=d;;e=f", b" ; ", b"session=" + b"x" * 10_000,
               b"; ".join(b"k%d=v" % i for i in range(rng.choice([100, 3000]))), b"a=b\x7f", b"a=\t", b"$Version=1; a=b",
               b"a=b, c=d", b"a=\"\\\"\"", b"%3D=%3D", b"a=\xe2\x82\xac"]
+    for name in target.cookie_names:
+        values += [name + b"=" + v for v in QUERY_VALUES + WEIRD_TEXT] + [name, name + b"=a; " + name + b"=bbbbbbbbbbbb"]
     headers = [(b"Cookie", rng.choice(values)) for _ in range(rng.choice([1, 1, 2, 5]))]
     notes.append("cookies " + " | ".join(repr(v[:40]) for _, v in headers))
     return get_case(rng, target, "cookies", headers, notes)
 
 
-BUILDERS = {"multipart": multipart_case, "form": form_case, "query": None, "headers": headers_case, "cookies": cookies_case}
+BUILDERS = {"multipart": multipart_case, "form": form_case, "json": None, "query": None, "headers": headers_case,
+            "cookies": cookies_case}
 
 
 def build(seed: int, index: int, kinds: list[str], target: Target) -> Case:
@@ -669,6 +797,8 @@ def build(seed: int, index: int, kinds: list[str], target: Target) -> Case:
     kind = rng.choices(kinds, weights=[WEIGHTS[k] for k in kinds])[0]
     if kind == "query":
         return get_case(rng, target, "query", [], [])
+    if kind == "json":
+        return json_case(rng, target)
     return BUILDERS[kind](rng, target)
 
 
@@ -733,7 +863,7 @@ def check_follow_up(responses: list[rawhttp.Response]) -> str | None:
     except ValueError:
         item = None
     if not isinstance(item, dict) or "id" not in item:
-        return (f"out of step: after a {first.status}, the follow-up GET /items/{{id}} got {second.status} "
+        return (f"out of step: after a {first.status}, the follow-up GET of the item got {second.status} "
                 f"{second.body[:200]!r} (the rest of the refused request was read as a new one?)")
     if len(responses) > 2:
         return f"{len(responses)} answers to 2 requests: " + ", ".join(str(r.status) for r in responses)
@@ -754,20 +884,23 @@ def prepare(args: argparse.Namespace) -> int:
         if time.monotonic() > deadline:
             raise SystemExit(f"hostile_requests: GET /livez on port {args.admin_port} does not answer 200")
         time.sleep(0.1)
-    body = b'{"name": "fuzz target", "price": 1, "stock": 5}'
+    if not args.setup_path:
+        return args.item_id
+    body = args.setup_body.encode()
     auth = b"Authorization: Bearer %s\r\n" % args.bearer.encode() if args.bearer else b""
-    request = (b"POST /items HTTP/1.1\r\nHost: 127.0.0.1\r\n" + auth + b"Content-Type: application/json\r\n"
-               b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+    request = (b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n" % args.setup_path.encode() + auth +
+               b"Content-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
     answers = rawhttp.exchange(args.port, request).responses()
     if not answers or answers[0].status != 201:
-        raise SystemExit(f"hostile_requests: POST /items did not answer 201: {answers}")
+        raise SystemExit(f"hostile_requests: POST {args.setup_path} did not answer 201: {answers}")
     return int(json.loads(answers[0].body)["id"])
 
 
 def sanity(target: Target) -> None:
     """A well-formed upload is accepted: the cases reach the route's parser, not only its refusals."""
     body = (b"--b\r\nContent-Disposition: form-data; name=\"" + target.field + b"\"; filename=\"a.png\"\r\n"
-            b"Content-Type: image/png\r\n\r\n\x89PNG\r\n--b--\r\n")
+            b"Content-Type: image/png\r\n\r\n\x89PNG\r\n" +
+            b"".join(b'--b\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % t for t in target.texts) + b"--b--\r\n")
     headers = list(target.auth) + [(b"Content-Type", b"multipart/form-data; boundary=b"),
                                    (b"Content-Length", b"%d" % len(body))]
     answer = rawhttp.exchange(target.port, head(b"POST", target.upload_path, target.port, headers) + body).responses()
@@ -789,10 +922,22 @@ def main() -> int:
                         help="stop after this many failing cases (always at a dead service)")
     parser.add_argument("--no-cut-short", action="store_true",
                         help="never send a body shorter than its Content-Length (the same cases otherwise)")
-    parser.add_argument("--multipart-path", default="/items/{id}/image")
-    parser.add_argument("--multipart-field", default="file")
-    parser.add_argument("--form-path", action="append", default=[], help="a route that reads a urlencoded form")
-    parser.add_argument("--form-fields", default="", help="the form's field names, comma-separated")
+    targets = parser.add_argument_group("the routes (the catalog's by default)")
+    targets.add_argument("--setup-path", default="/items", help="POSTed --setup-body first; its answer's id is {id} (\"\": none)")
+    targets.add_argument("--setup-body", default='{"name": "fuzz target", "price": 1, "stock": 5}')
+    targets.add_argument("--item-id", type=int, default=1, help="{id} when there is no setup")
+    targets.add_argument("--list-path", default="/items", help="GET with odd query strings")
+    targets.add_argument("--item-path", default="/items/{id}", help="GET with odd ids; its JSON has an id")
+    targets.add_argument("--get-path", action="append", default=[], help="where header and cookie cases go")
+    targets.add_argument("--multipart-path", default="/items/{id}/image")
+    targets.add_argument("--multipart-field", default="file", help="the file field")
+    targets.add_argument("--multipart-text", action="append", default=[], help="NAME=VALUE, a text field to add")
+    targets.add_argument("--form-path", action="append", default=[], help="a route that reads a urlencoded form")
+    targets.add_argument("--form-fields", default="", help="the form's field names, comma-separated")
+    targets.add_argument("--json-route", action="append", default=[], help='"METHOD PATH" of a route that reads JSON')
+    targets.add_argument("--json-fields", default="", help="its body's field names, comma-separated")
+    targets.add_argument("--header-names", default="", help="headers the routes read, comma-separated")
+    targets.add_argument("--cookie-names", default="", help="cookies the routes read, comma-separated")
     parser.add_argument("--bearer", default="", help="a token for routes that need one")
     parser.add_argument("--out", default="", help="where failing requests are written (default: a new temporary folder)")
     parser.add_argument("--summary", default="", help="write a JSON summary to this file")
@@ -843,13 +988,13 @@ def main() -> int:
     print(f"hostile_requests: seed {args.seed}, {sent} cases in {elapsed:.1f} s"
           f"{' (time limit reached)' if timed_out else ''}, {len(failures)} failing", flush=True)
     for kind, counts in by_kind.items():
-        print(f"  {kind}: " + ", ".join(f"{status}×{count}" for status, count in counts.items()), flush=True)
+        print(f"  {kind}: " + ", ".join(f"{status} x{count}" for status, count in counts.items()), flush=True)
     distinct = Counter((f["kind"], f["problem"][:70]) for f in failures)
     for (kind, problem), count in distinct.most_common():
         first = next(f for f in failures if f["kind"] == kind and f["problem"][:70] == problem)
-        print(f"  FAILING {kind} ×{count}: {problem} (first: --seed {first['seed']} --case {first['case']})", flush=True)
+        print(f"  FAILING {kind}  x{count}: {problem} (first: --seed {first['seed']} --case {first['case']})", flush=True)
     for warning, count in WARNINGS.most_common():
-        print(f"  noted ×{count}: {warning}", flush=True)
+        print(f"  noted  x{count}: {warning}", flush=True)
     if args.summary:
         Path(args.summary).write_text(json.dumps({"seed": args.seed, "sent": sent, "seconds": round(elapsed, 1),
                                                   "time_limit_reached": timed_out, "statuses": by_kind,

@@ -129,9 +129,9 @@ def main() -> int:
           f"{summary['generated']} test cases on {summary['operations']} operations in {elapsed:.1f} s"
           f"{' (time limit reached, interrupted)' if interrupted else ''}; exit code {process.returncode}", flush=True)
     for failure in summary["failures"]:
-        print(f"  FAILURE {failure['title']} ×{failure['count']}: {', '.join(failure['operations'])}", flush=True)
+        print(f"  FAILURE {failure['title']}  x{failure['count']}: {', '.join(failure['operations'])}", flush=True)
     for error in errors:
-        print(f"  ERROR {error['title']} ×{error['count']}", flush=True)
+        print(f"  ERROR {error['title']}  x{error['count']}", flush=True)
     if not alive:
         print(f"  FAILURE GET /livez on port {args.admin_port} no longer answers 200: the service died", flush=True)
     if args.summary:

@@ -154,6 +154,40 @@ struct NamedThing {
         }
     }
 
+    @Test func aCheckThatIgnoresCancellationStillAnswersAtItsDeadline() async throws {
+        let gate = Gate()
+        let probes = Probes()
+        probes.markMigrated()
+        probes.markServing()
+        probes.register(HealthCheck("stuck") { await gate.wait() })
+        let start = ContinuousClock.now
+        let first = await probes.readiness(timeout: .milliseconds(300))
+        let elapsed = ContinuousClock.now - start
+        let stuck = try #require(first.checks.first { $0.name == "stuck" })
+        #expect(stuck.status == "fail")
+        #expect(stuck.duration_ms >= 300)
+        #expect(elapsed < .seconds(5), "the probe answered at its deadline, not when the check ended")
+        let second = await probes.readiness(timeout: .milliseconds(300))
+        #expect(second.checks.first { $0.name == "stuck" }?.error == "still running from an earlier probe")
+        await gate.open()
+        var passed = false
+        for _ in 0..<200 where !passed {
+            passed = await probes.readiness(timeout: .seconds(2)).passed
+            if !passed { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(passed, "once the stuck check ends, the next probe runs it again")
+    }
+
+    @Test func readinessFailsUntilTheAPIPortIsServing() async throws {
+        let probes = Probes()
+        probes.markMigrated()
+        let before = await probes.readiness()
+        #expect(before.checks.first { $0.name == "serving" }?.status == "fail")
+        #expect(!before.passed)
+        probes.markServing()
+        #expect(await probes.readiness().passed)
+    }
+
     // MARK: Middleware and groups
 
     @Test func theServicesMiddlewareRunsInsideServiceKitsAndItsErrorsAreRendered() async throws {
@@ -397,5 +431,23 @@ enum SplitMix {
         var x = odd
         for _ in 0..<5 { x = x &* (2 &- odd &* x) }
         return x
+    }
+}
+
+/// A wait that ignores cancellation until the test opens it (a pool lease, say); opened once, it
+/// lets every later wait through.
+actor Gate {
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var isOpen = false
+
+    func wait() async {
+        if isOpen { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func open() {
+        isOpen = true
+        for waiter in waiters { waiter.resume() }
+        waiters = []
     }
 }

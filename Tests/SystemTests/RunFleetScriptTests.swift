@@ -33,8 +33,7 @@ import Testing
         try await LocalFleet.with(make: false) { fleet in
             try await fleet.waitUntilReady()
             fleet.send(stop)
-            #expect(await fleet.process.waitForExit(timeout: .seconds(60)) == 0, "\(fleet.process.stderr)")
-            await fleet.expectEverythingGone()
+            #expect(await fleet.expectEverythingGone() == 0, "exit status; output: \(fleet.process.stderr)")
         }
     }
 
@@ -43,7 +42,6 @@ import Testing
         try await LocalFleet.with(make: true) { fleet in
             try await fleet.waitUntilReady()
             fleet.send(stop)
-            #expect(await fleet.process.waitForExit(timeout: .seconds(60)) != nil, "make still running: \(fleet.process.stderr)")
             await fleet.expectEverythingGone()
             #expect(!FileManager.default.fileExists(atPath: fleet.pidFile), "pid file left behind")
         }
@@ -52,12 +50,20 @@ import Testing
 
 /// One fleet for one test: `make run NO_BUILD=1` or `scripts/run-fleet.sh --no-build`, on ports of
 /// its own (`FLEET_PORT_OFFSET`), with the built executables (`FLEET_BIN_DIR`) and a temporary
-/// `DATABASE_URL`. Every process seen below the one started is recorded, so that `with` can kill
-/// whatever is left when a test fails, also processes that lost their parent.
+/// `DATABASE_URL`. Every process seen below the one started is recorded, so that whatever is
+/// left when a test fails is killed, also processes that lost their parent.
+///
+/// Foundation's `Process` learns that its child ended only once every holder of a descriptor the
+/// child inherited has closed it, and the script and the services inherit it. So while a service
+/// is left running, `waitForExit` and `stop` (which kill and then wait for the exit) can block
+/// for ever: whether a process runs is read from /proc instead, and the harness waits for the
+/// process it started only once everything recorded has ended or been killed.
 private final class LocalFleet {
     let process: ServiceProcess
     let offset: Int
     private let data: String
+    /// The process started (make or the script), with its start time.
+    private let root: ProcessEntry?
     private var seen: Set<ProcessEntry> = []
 
     var catalogPort: Int { 8082 + offset }
@@ -78,6 +84,8 @@ private final class LocalFleet {
         } else {
             process = try ServiceProcess(root + "/scripts/run-fleet.sh", arguments: ["--no-build"], environment: environment)
         }
+        let pid = process.pid
+        self.root = ProcessEntry.stat(pid).map { ProcessEntry(pid: pid, startTime: $0.startTime, name: $0.name) }
     }
 
     /// Runs `body` with a started fleet; afterwards kills anything of it still running (when the
@@ -118,28 +126,42 @@ private final class LocalFleet {
         }
     }
 
-    /// Waits (up to 1 minute) until every process seen has ended and both ports are closed, then
-    /// records what is still there as failures.
-    func expectEverythingGone() async {
+    /// Waits (up to 1 minute) until the process started, every process seen below it and both
+    /// ports are gone, and records what is still there as failures. Then kills what is left and
+    /// returns the exit status of the process started.
+    @discardableResult
+    func expectEverythingGone() async -> Int32? {
         let deadline = ContinuousClock.now + .seconds(60)
-        func running() -> [ProcessEntry] { seen.filter(\.isRunning).sorted { $0.pid < $1.pid } }
+        func running() -> [ProcessEntry] { ([root].compactMap { $0 } + seen).filter(\.isRunning).sorted { $0.pid < $1.pid } }
         func openPorts() -> [Int] { [catalogPort, catalogAdmin].filter { (try? RawHTTPConnection(port: $0)) != nil } }
         while (!running().isEmpty || !openPorts().isEmpty) && ContinuousClock.now < deadline {
+            record()
             try? await Task.sleep(for: .milliseconds(100))
         }
         #expect(running().isEmpty, "left running: \(running()); output: \(process.stderr)")
         #expect(openPorts().isEmpty, "ports still open: \(openPorts())")
+        killWhatIsLeft()
+        // Nothing recorded holds the harness's descriptors any more: waiting cannot block.
+        return await process.waitForExit(timeout: .seconds(10))
     }
 
-    /// Adds every process now below the one started to `seen`.
+    /// Adds to `seen` every process now below the one started or below one seen before (a
+    /// script whose make is gone keeps its services). Only processes still running are looked
+    /// under: a pid that ended may already name another process.
     private func record() {
-        seen.formUnion(ProcessEntry.tree(below: process.pid))
+        let parents = ([root].compactMap { $0 } + seen).filter(\.isRunning).map(\.pid)
+        seen.formUnion(ProcessEntry.tree(below: parents))
     }
 
+    /// Kills (SIGKILL) every process recorded that still runs, the process started first.
     private func killWhatIsLeft() {
-        if process.isRunning { record() }
+        record()
+        if let root, root.isRunning { kill(root.pid, SIGKILL) }
         for entry in seen where entry.isRunning { kill(entry.pid, SIGKILL) }
-        if process.isRunning { process.signal(SIGKILL) }
+    }
+
+    deinit {
+        killWhatIsLeft()
         try? FileManager.default.removeItem(atPath: data)
     }
 
@@ -193,15 +215,15 @@ private struct ProcessEntry: Hashable, CustomStringConvertible {
         return (String(text[text.index(after: open)..<close]), state, parent, group, start)
     }
 
-    /// Every process whose chain of parents leads to `root` (not `root` itself).
-    static func tree(below root: Int32) -> Set<ProcessEntry> {
+    /// Every process whose chain of parents leads to one of `roots` (not the roots themselves).
+    static func tree(below roots: [Int32]) -> Set<ProcessEntry> {
         var children: [Int32: [ProcessEntry]] = [:]
         for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
             guard let pid = Int32(name), let fields = stat(pid) else { continue }
             children[fields.parent, default: []].append(ProcessEntry(pid: pid, startTime: fields.startTime, name: fields.name))
         }
         var found: Set<ProcessEntry> = []
-        var queue = [root]
+        var queue = roots
         while let next = queue.popLast() {
             for child in children[next] ?? [] where found.insert(child).inserted {
                 queue.append(child.pid)

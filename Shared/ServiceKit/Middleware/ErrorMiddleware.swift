@@ -2,6 +2,8 @@ import CurlHTTP
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
+import NIOHTTP1
 
 /// The one place errors become responses, in FastAPI's shapes: `{"detail": "..."}` for HTTP
 /// errors, `{"detail": [issues]}` for 422. Unknown errors are logged with their cause and answer
@@ -22,11 +24,17 @@ public struct ErrorMiddleware<Context: ServiceRequestContext>: RouterMiddleware 
             // A rendered error's body is in memory: it can be recorded as soon as it is returned.
             context.recording.markBodyInMemory()
             if response.status == .contentTooLarge, let connection = context.connection {
-                // 413 ends the exchange: once the answer is written, the connection reads no more
-                // of the body (Hummingbird would otherwise read and discard it for as long as the
-                // client sends) and closes when the answer is out.
+                // 413 ends the exchange. Hummingbird would read and discard the rest of the body
+                // for as long as the client sends it. Once the answer's bytes are handed to the
+                // connection, its output is shut (the client reads the 413, then end of stream)
+                // and the connection is closed a moment later, so no more of the body is read.
                 response.body = response.body.afterWrite {
-                    connection.close(mode: .input, promise: nil)
+                    let loop = connection.eventLoop
+                    // Queued behind the answer's own writes on the connection's event loop.
+                    loop.execute {
+                        connection.close(mode: .output, promise: nil)
+                        loop.scheduleTask(in: .milliseconds(250)) { connection.close(promise: nil) }
+                    }
                 }
             }
             return response
@@ -56,6 +64,12 @@ public struct ErrorMiddleware<Context: ServiceRequestContext>: RouterMiddleware 
             // A peer that failed is the gateway's problem to report, not an internal error.
             context.logger.warning("peer call failed", metadata: ["error": .string(error.description), "error_type": .string(error.kind)])
             return ProblemResponse.render(ProblemResponse.problem(for: error))
+        case is HTTPParserError:
+            // The request itself broke off or is malformed (a body shorter than its
+            // Content-Length, then end of stream): the client's fault, not ours.
+            return ProblemResponse.render(HTTPProblem(.badRequest, "Malformed or incomplete HTTP request"))
+        case let error as ChannelError where [.eof, .inputClosed, .ioOnClosedChannel].contains(error):
+            return ProblemResponse.render(HTTPProblem(.badRequest, "Incomplete HTTP request"))
         case let error as any HTTPResponseError where error.status.code < 500:
             return ProblemResponse.render(HTTPProblem(error.status))
         default:
