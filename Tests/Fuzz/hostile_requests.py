@@ -401,11 +401,11 @@ def multipart_case(rng: random.Random, target: Target) -> Case:
             p["headers"] += [[b"X-H%d" % i, b"v"] for i in range(count)]
             notes.append(f"{count} part headers")
         elif op == "many-parts":
-            count = rng.choice([100, 2000, 20_000])
+            count = rng.choice([100, 1000, 3000])  # more is a slow request, not a new one (see docs)
             parts += [part(b"n%d" % (i % 7), None, None, b"v") for i in range(count)]
             notes.append(f"{count} extra parts")
         elif op == "huge-part-count-of-names":
-            count = rng.choice([500, 5000])
+            count = rng.choice([200, 1000])
             parts += [part(target.field, b"f%d.png" % i, b"image/png", b"x") for i in range(count)]
             notes.append(f"{count} file parts under the file field")
         elif op == "newlines":
@@ -607,7 +607,7 @@ def json_case(rng: random.Random, target: Target) -> Case:
             pairs.append([rng.choice([b'"extra"', b'"__proto__"', b'"constructor"', b'"id"', b'"version"']), json_value(rng)])
             notes.append(f"extra field {pairs[-1][0].decode()}")
         elif op == "wide":
-            count = rng.choice([11, 1000, 100_000])
+            count = rng.choice([11, 1000, 20_000])
             pairs.append([b'"tags"', b"[" + b",".join([b'"t"'] * count) + b"]"])
             notes.append(f"tags with {count} items")
         elif op == "deep":
@@ -616,7 +616,7 @@ def json_case(rng: random.Random, target: Target) -> Case:
                           b'{"a":' * depth + b"1" + b"}" * depth])
             notes.append(f"nesting {depth} deep")
         elif op == "many-keys":
-            count = rng.choice([1000, 50_000])
+            count = rng.choice([1000, 10_000])
             pairs += [[b'"k%d"' % i, b"1"] for i in range(count)]
             notes.append(f"{count} extra keys")
     body = b"{" + b",".join(k + rng.choice([b":", b" : ", b":\t"]) + v for k, v in pairs) + b"}"
@@ -956,19 +956,23 @@ def main() -> int:
     started = time.monotonic()
     sent = 0
     seen: Counter = Counter()
+    spent: Counter = Counter()
     failures = []
     timed_out = False
     for index in indices:
         if time.monotonic() - started > args.time_limit:
             timed_out = True
             break
+        case_started = time.monotonic()
         case = build(args.seed, index, kinds, target)
         result = rawhttp.exchange(args.port, case.pieces, half_close=not case.framed, timeout=30,
                                   head_request=case.head, until_closed=case.follow_up)
         sent += 1
         seen[(case.kind, statuses(result, case))] += 1
+        spent[case.kind] += time.monotonic() - case_started
         if args.verbose:
-            print(f"case {index} {case.kind} {statuses(result, case)} {'; '.join(case.notes)}", flush=True)
+            print(f"case {index} {case.kind} {statuses(result, case)} {result.elapsed:.3f} s {len(case.data)} bytes: "
+                  f"{'; '.join(case.notes)}", flush=True)
         problem = check(case, result, args.admin_port)
         if problem:
             path = out / f"{case.kind}-seed{args.seed}-case{index}.http"
@@ -988,7 +992,8 @@ def main() -> int:
     print(f"hostile_requests: seed {args.seed}, {sent} cases in {elapsed:.1f} s"
           f"{' (time limit reached)' if timed_out else ''}, {len(failures)} failing", flush=True)
     for kind, counts in by_kind.items():
-        print(f"  {kind}: " + ", ".join(f"{status} x{count}" for status, count in counts.items()), flush=True)
+        print(f"  {kind} ({spent[kind]:.1f} s): " + ", ".join(f"{status} x{count}" for status, count in counts.items()),
+              flush=True)
     distinct = Counter((f["kind"], f["problem"][:70]) for f in failures)
     for (kind, problem), count in distinct.most_common():
         first = next(f for f in failures if f["kind"] == kind and f["problem"][:70] == problem)

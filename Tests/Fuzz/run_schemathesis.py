@@ -136,9 +136,11 @@ def main() -> int:
         print(f"  FAILURE GET /livez on port {args.admin_port} no longer answers 200: the service died", flush=True)
     if args.summary:
         Path(args.summary).write_text(json.dumps(summary, indent=1))
+    reported = report.exists()
     if not args.report_dir:
         shutil.rmtree(workdir, ignore_errors=True)
-    if not report.exists() and not interrupted:
+    if not reported and not interrupted:
+        print("run_schemathesis: schemathesis wrote no report", flush=True)
         return 2
     ok = alive and not failures and not errors and (process.returncode == 0 or interrupted)
     return 0 if ok else 1

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 @testable import ServiceKit
 import ServiceKitTesting
+import Synchronization
 import Testing
 import W3CTraceContext
 import HTTPTypes
@@ -326,6 +327,23 @@ struct NamedThing {
         }
     }
 
+    @Test func aPeersAnswerThatBreaksTheModelIs502NotA422() async throws {
+        let upstreamRouter = Router()
+        upstreamRouter.get("/thing") { _, _ in #"{"id": "not a number", "name": 7}"# }
+        try await Application(router: upstreamRouter).test(.live) { upstream in
+            let url = URL(string: "http://127.0.0.1:\(try #require(upstream.port))")!
+            let logs = CapturedLogs()
+            try await InProcessService.with(ContractService.definition(peers: [PeerDeclaration("upstream")]), logHandler: logs.factory,
+                                            configure: { $0.peers = ["upstream": url] }) { service in
+                try await service.api { client async throws in
+                    let response = try await client.execute(uri: "/upstream/thing", method: .get)
+                    #expect(response.status == .badGateway)
+                }
+            }
+            #expect(logs.records.contains { $0.message == "peer call failed" }, "the bad answer is logged")
+        }
+    }
+
     // MARK: 413 ends the exchange
 
     @Test func after413TheConnectionIsClosedAndNoMoreOfTheBodyIsRead() async throws {
@@ -374,6 +392,37 @@ struct NamedThing {
                 #expect(Set(ids).count == ids.count)
             }
         }
+    }
+
+    // MARK: No request waits on a lock held across slow work
+
+    @Test func aRequestForTheDocumentDoesNotWaitWhileAnotherBuildsIt() async throws {
+        let firstBuildMayFinish = DispatchSemaphore(value: 0)
+        let builds = Mutex(0)
+        let document = LazyDocument {
+            let number = builds.withLock { count -> Int in
+                count += 1
+                return count
+            }
+            if number == 1 { firstBuildMayFinish.wait() }
+            return Data("{}".utf8)
+        }
+        let firstStarted = DispatchSemaphore(value: 0)
+        Thread {
+            firstStarted.signal()
+            _ = try? document.bytes()
+        }.start()
+        firstStarted.wait()
+        while builds.withLock({ $0 }) == 0 { usleep(1000) }
+        // The first build is stuck; a second reader must not wait for it behind a lock.
+        let second = DispatchSemaphore(value: 0)
+        Thread {
+            _ = try? document.bytes()
+            second.signal()
+        }.start()
+        let answered = second.wait(timeout: .now() + 10) == .success
+        firstBuildMayFinish.signal()
+        #expect(answered, "the second request waited for the first one's build")
     }
 
     // MARK: One JSON writer

@@ -140,4 +140,32 @@ import Testing
             }
         }
     }
+
+    /// Text no engine stores faithfully is refused the same way on both (PostgreSQL answered 500 to
+    /// a NUL in a tag, found by schemathesis), and text that breaks the rules is never stored.
+    @Test(arguments: ["sqlite", "postgres"])
+    func badTextIsRefusedAlikeOnBothEngines(engine: String) async throws {
+        func check(_ catalog: ServiceProcess) async throws {
+            try await catalog.waitUntilReady()
+            let nulTag = try await catalog.api("/items", method: .post, body: #"{"name": "Lamp", "price": 3, "tags": ["a\u0000b"]}"#)
+            #expect(nulTag.status == .unprocessableContent, "\(engine): NUL in a tag")
+            let nulQuery = try await catalog.api("/items?tag=%00")
+            #expect(nulQuery.status == .unprocessableContent, "\(engine): NUL in a query value")
+            let combining = "e" + String(repeating: "\u{0301}", count: 5000)
+            let long = try await catalog.api("/items", method: .post, body: #"{"name": ""# + combining + #"", "price": 3}"#)
+            #expect(long.status == .unprocessableContent, "\(engine): 5001 code points are over maxLength 100")
+            let page = String(buffer: try await catalog.api("/items").body ?? ByteBuffer())
+            #expect(page.contains(#""total":0"#), "\(engine): nothing was stored: \(page)")
+            #expect(await catalog.stop() == 0)
+        }
+        if engine == "postgres" {
+            try await PostgresServer.with { server in
+                try await ServiceProcess.with("catalog", environment: ["DATABASE_URL": server.url]) { try await check($0) }
+            }
+        } else {
+            let data = try TemporaryDirectory.make(prefix: "text")
+            defer { try? FileManager.default.removeItem(atPath: data) }
+            try await ServiceProcess.with("catalog", environment: ["DATABASE_URL": "sqlite:///\(data)/catalog.db"]) { try await check($0) }
+        }
+    }
 }

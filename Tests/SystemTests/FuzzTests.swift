@@ -45,40 +45,45 @@ import Testing
     }
 
     /// Schemathesis generates valid and invalid path, query, header, cookie, JSON and multipart
-    /// inputs for every operation (300 per operation and phase, fixed seed, at most 120 s); every
+    /// inputs for every operation (300 per operation and phase, fixed seed, at most 110 s); every
     /// answer must be below 500 and match its documented schema, content type and headers.
     @Test func schemathesisFindsNoServerErrorOnAnyOperation() async throws {
         try await Self.withCatalog { catalog, folder in
             let summaryFile = folder + "/schemathesis.json"
             let result = try await Self.python("run_schemathesis.py", [
                 "--base", "http://127.0.0.1:\(catalog.port)", "--admin-port", String(catalog.adminPort),
-                "--max-examples", "300", "--seed", String(Self.schemathesisSeed), "--time-limit", "120",
+                "--max-examples", "300", "--seed", String(Self.schemathesisSeed), "--time-limit", "110",
                 "--checks", Self.schemathesisChecks, "--summary", summaryFile,
             ])
             #expect(result.status == 0, "schemathesis: \(result.output)\ncatalog stderr: \(catalog.stderr.suffix(4000))")
             let summary = try Self.summary(summaryFile)
             #expect(summary["alive"] as? Bool == true)
             #expect((summary["operations"] as? Int ?? 0) >= 7, "every operation was tested: \(summary)")
-            // A run that ends at its time limit on a slow machine still has to have done real work.
-            #expect((summary["generated"] as? Int ?? 0) >= 1000, "too few test cases: \(summary)")
+            // ~2,600 on an idle machine; one that ends at its time limit on a slow machine still has
+            // to have done real work.
+            #expect((summary["generated"] as? Int ?? 0) >= 700, "too few test cases: \(summary)")
         }
     }
 
-    /// Our own generator: a few thousand malformed multipart and form bodies, odd query strings,
-    /// headers and cookies, over raw sockets (Tests/Fuzz/hostile_requests.py).
+    /// Our own generator: 3,000 malformed multipart, form and JSON bodies, odd query strings,
+    /// headers and cookies, over raw sockets (Tests/Fuzz/hostile_requests.py), at most 100 s.
     @Test func seededHostileRequestsGetNoServerErrorAndNeverKillTheService() async throws {
+        // Kept when a case fails: the exact bytes of each failing request.
+        let failures = try TemporaryDirectory.make(prefix: "fuzz-failures")
         try await Self.withCatalog { catalog, folder in
             let summaryFile = folder + "/hostile.json"
             let result = try await Self.python("hostile_requests.py", [
                 "--port", String(catalog.port), "--admin-port", String(catalog.adminPort),
-                "--seed", String(Self.hostileSeed), "--count", "3000", "--time-limit", "90", "--max-failures", "20",
-                "--out", folder + "/failures", "--summary", summaryFile,
+                "--seed", String(Self.hostileSeed), "--count", "3000", "--time-limit", "100", "--max-failures", "20",
+                "--out", failures, "--summary", summaryFile,
             ])
-            #expect(result.status == 0, "hostile requests: \(result.output)\ncatalog stderr: \(catalog.stderr.suffix(4000))")
+            #expect(result.status == 0, "hostile requests (failing requests kept in \(failures)): \(result.output)\ncatalog stderr: \(catalog.stderr.suffix(4000))")
+            if result.status == 0 { try? FileManager.default.removeItem(atPath: failures) }
             let summary = try Self.summary(summaryFile)
-            #expect((summary["sent"] as? Int ?? 0) >= 1000, "too few requests: \(summary)")
+            // All 3,000 in about a minute on an idle machine; at least a sixth of them on a slow one.
+            #expect((summary["sent"] as? Int ?? 0) >= 500, "too few requests: \(summary)")
             let statuses = try #require(summary["statuses"] as? [String: [String: Int]])
-            #expect(Set(statuses.keys) == ["multipart", "form", "query", "headers", "cookies"], "every kind was sent: \(statuses)")
+            #expect(Set(statuses.keys) == ["multipart", "form", "json", "query", "headers", "cookies"], "every kind was sent: \(statuses)")
         }
     }
 
