@@ -116,7 +116,7 @@ out = []
 out.append("# Benchmark results\n")
 out.append(
     f"Run {started.strftime('%Y-%m-%d %H:%M UTC')} by `make bench`{' (QUICK=1)' if run.get('quick') else ''}, "
-    f"{elapsed // 60} min {elapsed % 60} s including the build check. "
+    f"which took {elapsed // 60} min {elapsed % 60} s, builds included. "
     f"wrk -t{threads} -c{connections} -d{duration}s, {n_rounds} rounds per endpoint after a {run.get('warmup', '?')} s warm-up of each system; "
     "every system started by the script on 127.0.0.1 and stopped after its runs. "
     "The systems of a table run side by side and are measured in turns, the order rotated each round. "

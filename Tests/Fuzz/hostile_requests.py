@@ -27,12 +27,17 @@ rebuilds and sends exactly that request again. The kinds:
              Transfer-Encoding, Expect, Host and other headers on the same routes.
   cookies    odd Cookie headers on the same routes.
 
+About one body in seven is sent kept alive and followed by GET /items/{id} on the same
+connection: the server must answer that GET (or close after its first answer), never read the
+rest of a refused body as a new request.
+
 After every request the answer must be well-formed HTTP (rawhttp.parse_responses), every
 status must be below 500, a JSON body must parse, and GET /livez on the admin port must answer
 200. Only requests whose HTTP framing is itself cut short (a Content-Length larger than what is
-sent, then a half-close) may go unanswered. The first failure is printed with its seed, case
-number and a file holding the exact bytes; exit status 1 then, 0 when all passed, 2 when the
-service was not usable at the start.
+sent, then a half-close) may go unanswered. Each failure is printed with its seed, case number
+and a file holding the exact bytes (--out); the run stops after --max-failures of them (1 by
+default) or at once when the service is gone. Exit status 1 then, 0 when all passed, 2 when
+the service was not usable at the start. The routes are options (the catalog's by default).
 """
 
 import argparse
@@ -156,9 +161,9 @@ class Target:
 
 
 def with_body(rng: random.Random, target: Target, method: bytes, path: bytes, content_type: bytes | None,
-              body: bytes, notes: list[str], kind: str, extra: list[tuple[bytes, bytes]] = ()) -> Case:
+              body: bytes, notes: list[str], kind: str) -> Case:
     """A request with `body`, framed by Content-Length (right, or too long) or chunked."""
-    headers = list(target.auth) + list(extra)
+    headers = list(target.auth)
     if content_type is not None:
         headers.append((b"Content-Type", content_type))
     roll = rng.random()

@@ -3,7 +3,7 @@
 
   run_schemathesis.py --base http://127.0.0.1:PORT --admin-port ADMIN
                       [--max-examples 300] [--seed 20261201] [--time-limit 180]
-                      [--checks not_a_server_error,response_schema_conformance] [--workers 2]
+                      [--checks not_a_server_error,response_schema_conformance] [--workers 1]
                       [--bearer TOKEN] [--summary FILE] [--report-dir DIR]
 
 Every operation of the document gets up to --max-examples generated requests per phase
@@ -18,6 +18,7 @@ printed), 2 when schemathesis could not run. Loopback addresses only.
 """
 
 import argparse
+import ctypes
 import json
 import os
 import shutil
@@ -40,6 +41,14 @@ ensure_venv()
 import rawhttp  # noqa: E402
 
 OUTPUT_TAIL = 20_000  # characters of schemathesis's output printed at most
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when this script dies, even by SIGKILL (Linux), so no run outlives a test."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def main() -> int:
@@ -95,7 +104,8 @@ def main() -> int:
     # Its own working folder: hypothesis writes .hypothesis/ into the current one.
     with open(log, "wb") as sink:
         process = subprocess.Popen(command, cwd=workdir, stdout=sink, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "NO_COLOR": "1", "COLUMNS": "160"})
+                                   env={**os.environ, "NO_COLOR": "1", "COLUMNS": "160"},
+                                   preexec_fn=_die_with_parent)
         try:
             process.wait(timeout=args.time_limit)
         except subprocess.TimeoutExpired:

@@ -73,6 +73,12 @@ import Testing
         }
     }
 
+    @Test func moreThanAThousandPartsAreRefused() throws {
+        let part = "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nb\r\n"
+        #expect(throws: Never.self) { try parse(Array((String(repeating: part, count: 1000) + "--XyZ--").utf8)) }
+        #expect(throws: MultipartParser.Malformed.self) { try parse(Array((String(repeating: part, count: 1001) + "--XyZ--").utf8)) }
+    }
+
     @Test func boundariesRFC2046DoesNotAllowAreRefused() {
         #expect(MultipartParser(boundary: "") == nil)
         #expect(MultipartParser(boundary: String(repeating: "a", count: 71)) == nil)

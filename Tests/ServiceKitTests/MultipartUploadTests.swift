@@ -120,6 +120,28 @@ enum UploadDemo {
         }
     }
 
+    @Test func aMalformedBodyRefusedBeforeItIsReadEndsTheConnectionEvenWithConnectionClose() async throws {
+        try await InProcessService.with(UploadDemo.definition) { service in
+            try await service.api(.live) { client async throws in
+                let connection = try RawHTTPConnection(port: try #require(client.port))
+                let boundary = String(repeating: "b", count: 80)  // RFC 2046 allows 70
+                let head = "POST /attachments HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                    + "Content-Type: multipart/form-data; boundary=\(boundary)\r\nContent-Length: 10000000\r\n\r\n"
+                #expect(await connection.send(head))
+                // A client that writes its whole body before reading must not be left blocked.
+                let chunk = String(repeating: "z", count: 65536)
+                let start = ContinuousClock.now
+                var refused = false
+                for _ in 0..<152 where !refused {
+                    refused = !(await connection.send(chunk))
+                    if ContinuousClock.now - start > .seconds(20) { break }
+                }
+                #expect(refused, "the server neither read the body nor closed the connection")
+                #expect(ContinuousClock.now - start < .seconds(10))
+            }
+        }
+    }
+
     @Test func aChunkedMultipartBodyPastMaxUploadBytesIsRefusedWith413() async throws {
         let marker = "chunked-\(UUID().uuidString)"
         try await InProcessService.with(UploadDemo.definition, configure: { $0.maxUploadBytes = 32 * 1024; $0.uploadSpoolBytes = 1024 }) { service in

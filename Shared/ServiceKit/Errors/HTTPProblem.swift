@@ -14,6 +14,9 @@ public struct HTTPProblem: Error, Sendable, CustomStringConvertible {
     public let detail: String
     /// Extra response headers (`Allow`, `Retry-After`, ...).
     public let headers: HTTPFields
+    /// Whether the answer ends the connection: set for refusals made while the body was still
+    /// arriving (413, a malformed multipart body), whose rest is not worth reading.
+    public var endsConnection = false
 
     public init(_ status: HTTPResponse.Status, detail: String? = nil, headers: HTTPFields = [:]) {
         self.status = status
@@ -32,8 +35,12 @@ public struct HTTPProblem: Error, Sendable, CustomStringConvertible {
     public static func notFound(_ detail: String = "Not Found") -> HTTPProblem { HTTPProblem(.notFound, detail: detail) }
     /// 409 Conflict.
     public static func conflict(_ detail: String) -> HTTPProblem { HTTPProblem(.conflict, detail: detail) }
-    /// 413 Content Too Large.
-    public static let contentTooLarge = HTTPProblem(.contentTooLarge, detail: "Request body too large")
+    /// 413 Content Too Large; it ends the connection.
+    public static var contentTooLarge: HTTPProblem {
+        var problem = HTTPProblem(.contentTooLarge, detail: "Request body too large")
+        problem.endsConnection = true
+        return problem
+    }
     /// 415 Unsupported Media Type.
     public static func unsupportedMediaType(_ expected: String) -> HTTPProblem {
         HTTPProblem(.unsupportedMediaType, detail: "Unsupported media type; expected \(expected)")

@@ -12,8 +12,8 @@ enum ProblemResponse {
         writer.endObject()
         var response = JSONResponse.make(buffer: writer.buffer, status: problem.status)
         response.headers.append(contentsOf: problem.headers)
-        if problem.status == .contentTooLarge {
-            // The rest of an oversize body is not worth reading: close instead of draining it.
+        if problem.endsConnection || problem.status == .contentTooLarge {
+            // The rest of the body is not worth reading: close instead of draining it.
             response.headers[.connection] = "close"
         }
         return response

@@ -23,11 +23,13 @@ public struct ErrorMiddleware<Context: ServiceRequestContext>: RouterMiddleware 
             var response = render(error, request: request, context: context)
             // A rendered error's body is in memory: it can be recorded as soon as it is returned.
             context.recording.markBodyInMemory()
-            if response.status == .contentTooLarge, let connection = context.connection {
-                // 413 ends the exchange. Hummingbird would read and discard the rest of the body
-                // for as long as the client sends it. Once the answer's bytes are handed to the
-                // connection, its output is shut (the client reads the 413, then end of stream)
-                // and the connection is closed a moment later, so no more of the body is read.
+            if response.headers[.connection] == "close", let connection = context.connection {
+                // A 413 (or another refusal made while the body was arriving) ends the exchange.
+                // Hummingbird would read and discard the rest of the body for as long as the
+                // client sends it, or, for a request that said `Connection: close`, stop reading
+                // and leave a client that writes its whole body first blocked. Once the answer's
+                // bytes are handed to the connection, its output is shut (the client reads the
+                // answer, then end of stream) and the connection is closed a moment later.
                 response.body = response.body.afterWrite {
                     let loop = connection.eventLoop
                     // Queued behind the answer's own writes on the connection's event loop.

@@ -25,7 +25,7 @@ enum MultipartForm {
         let state = PartCollector(spoolAbove: context.uploadSpoolBytes, textLimit: context.maxBodyBytes, directory: context.uploadDirectory)
         scope.onCleanup { _ in await state.discardFiles() }
         guard var parser = MultipartParser(boundary: boundary) else {
-            throw HTTPProblem(.badRequest, detail: "Malformed multipart body: bad boundary")
+            throw Self.malformed("Malformed multipart body: bad boundary")
         }
         var sink = state
         var received = 0
@@ -39,10 +39,17 @@ enum MultipartForm {
             }
             try parser.finish()
         } catch let malformed as MultipartParser.Malformed {
-            throw HTTPProblem(.badRequest, detail: malformed.description)
+            throw Self.malformed(malformed.description)
         }
         try await state.finish()
         return TextFields(state.texts, files: state.files.map { ($0.field, $0.file) })
+    }
+
+    /// 400 for a body that cannot be read; it ends the connection, so the rest is not read.
+    static func malformed(_ detail: String) -> HTTPProblem {
+        var problem = HTTPProblem(.badRequest, detail: detail)
+        problem.endsConnection = true
+        return problem
     }
 
     static func boundary(from contentType: String) -> String? {

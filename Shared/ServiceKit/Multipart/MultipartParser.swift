@@ -43,10 +43,14 @@ struct MultipartParser {
     static let maxHeaders = 32
     /// RFC 2046 allows 1 to 70 characters.
     static let maxBoundaryLength = 70
+    /// Most parts in one body, as Starlette's `max_parts` (CVE-2023-30798): each costs parsing
+    /// and bookkeeping, and 100,000 one-byte parts fit under the upload limit.
+    static let maxParts = 1000
 
     private let delimiter: [UInt8]
     private var pending = ByteBuffer()
     private var state = State.preamble
+    private var parts = 0
 
     /// A parser for `boundary`; nil when the boundary is empty, too long or holds a byte RFC 2046
     /// does not allow there.
@@ -102,6 +106,10 @@ struct MultipartParser {
                 throw Malformed(description: "Malformed multipart body: bad delimiter line")
             }
             pending.moveReaderIndex(forwardBy: blanks + 2)
+            parts += 1
+            guard parts <= Self.maxParts else {
+                throw Malformed(description: "Malformed multipart body: more than \(Self.maxParts) parts")
+            }
             state = .headers
             return true
         case .headers:
