@@ -24,18 +24,6 @@ if [ -n "${QUICK:-}" ]; then duration=4; warmup=1; rounds=3; launches=5; fi
 raw=$root/Benchmarks/raw
 traceparent=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
 
-# Ports: the first free ones from BENCH_PORT_BASE (28100) up, chosen before anything starts. The
-# machine is shared, and another engineer's processes may hold some of them.
-declare -A port=() admin_port=()
-next_port=${BENCH_PORT_BASE:-28100}
-take_port() {
-  while (exec 3<>"/dev/tcp/127.0.0.1/$next_port") 2>/dev/null; do next_port=$((next_port + 1)); done
-  printf -v "$1" %s "$next_port"; next_port=$((next_port + 1))
-}
-for name in servicekit servicekit-nolog hummingbird fastapi-1 fastapi-2 catalog fastapi-catalog client-peer; do
-  take_port "port[$name]"
-done
-for name in servicekit servicekit-nolog catalog; do take_port "admin_port[$name]"; done
 work=$(mktemp -d /tmp/fleet-bench-XXXXXX)
 
 # The cleanup trap stops what the script started and is still running, by pid (a pid is forgotten
@@ -74,6 +62,18 @@ bin=$(swift build "${swift_flags[@]}" --scratch-path "$scratch" --show-bin-path)
 peer_bin=$(swift build "${swift_flags[@]}" --package-path Benchmarks/peers/bare-hummingbird --scratch-path "$peer_scratch" --show-bin-path)
 client_bin=$(swift build -c release --package-path Benchmarks/client --scratch-path "$client_scratch" --show-bin-path)
 
+# Ports: the first free ones from BENCH_PORT_BASE (28100) up, chosen once the builds are done. The
+# machine is shared, and another engineer's processes may hold some of them.
+declare -A port=() admin_port=()
+next_port=${BENCH_PORT_BASE:-28100}
+take_port() {
+  while (exec 3<>"/dev/tcp/127.0.0.1/$next_port") 2>/dev/null; do next_port=$((next_port + 1)); done
+  printf -v "$1" %s "$next_port"; next_port=$((next_port + 1))
+}
+for name in servicekit servicekit-nolog hummingbird fastapi-1 fastapi-2 catalog fastapi-catalog client-peer; do
+  take_port "port[$name]"
+done
+for name in servicekit servicekit-nolog catalog; do take_port "admin_port[$name]"; done
 rm -rf "$raw"; mkdir -p "$raw"
 {
   echo "began $began_run"
@@ -84,6 +84,7 @@ rm -rf "$raw"; mkdir -p "$raw"
   echo "traceparent $traceparent"
   echo "ports $(for name in "${!port[@]}"; do printf "%s=%s " "$name" "${port[$name]}"; done)"
   echo "swift_flags ${swift_flags[*]}"
+  echo "revision $(git describe --always --dirty 2>/dev/null || echo unknown)"
   echo "loadavg_start $(cut -d' ' -f1-3 /proc/loadavg | tr ' ' ,)"
 } >"$raw/run.txt"
 clk_tck=$(getconf CLK_TCK)

@@ -134,6 +134,7 @@ out.append(f"- Machine: {os.cpu_count()} cores, {cpu}, {platform.system()} {plat
 out.append(f"- {version('swift --version 2>&1 | head -1')}; **every Swift system built the same way**: `swift build {flags}`, "
            "linked with lld and `-z pack-relative-relocs` (`serviceLinking` in Package.swift and in the bare "
            "Hummingbird peer's Package.swift)")
+out.append(f"- Code measured: commit {run.get('revision', 'unknown')} (`-dirty`: with uncommitted changes)")
 out.append(f"- {version('wrk -v 2>&1 | head -1')}; every request carries `traceparent: {run.get('traceparent', '?')}`")
 out.append(f"- Python {platform.python_version()}, {version(sys.executable + ' -m pip show fastapi | grep Version')} (fastapi), "
            f"{version(sys.executable + ' -m pip show uvicorn | grep Version')} (uvicorn[standard], its access log on)")
