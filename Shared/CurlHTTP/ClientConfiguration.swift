@@ -1,3 +1,4 @@
+import CCurl
 import Logging
 import Metrics
 
@@ -38,6 +39,9 @@ public struct ClientConfiguration: Sendable {
     public var metricsFactory: (any MetricsFactory)?
     /// Names the driver thread, to tell clients apart in `top -H` and thread counts.
     public var threadName: String = "curlhttp"
+    /// Loads libcurl and answers why it could not, or nil. Run once, on NIO's blocking-I/O pool,
+    /// by the first call; replaceable so tests can make the load slow.
+    public var loadLibrary: @Sendable () -> String? = { fleet_curl_load().map { String(cString: $0) } }
 
     /// The defaults: 2 s connect, 10 s per attempt, 3 attempts on 502/503/504, breaker at 5 failures.
     public init() {}

@@ -80,7 +80,8 @@ public final class CurlClient: Service, Sendable {
             case .ready(let driver): return driver
             case .wait: await waitForLoad()
             case .load:
-                let problem = try? await NIOThreadPool.singleton.runIfActive { fleet_curl_load().map { String(cString: $0) } }
+                let load = configuration.loadLibrary
+                let problem = try? await NIOThreadPool.singleton.runIfActive { load() }
                 let (driver, waiters) = lazyDriver.withLock { state -> (MultiDriver?, [CheckedContinuation<Void, Never>]) in
                     guard case .loading(let waiters) = state else { return (nil, []) }
                     guard problem == .some(nil) else {

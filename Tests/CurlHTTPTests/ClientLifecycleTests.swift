@@ -21,6 +21,29 @@ import Testing
         }
     }
 
+    @Test func loadingLibcurlHoldsNoLockThatOtherUsesOfTheClientWaitOn() async throws {
+        try await withTestServer { base, _ in
+            var configuration = ClientConfiguration()
+            configuration.threadName = "curl-slow-load"
+            let real = configuration.loadLibrary
+            configuration.loadLibrary = {
+                usleep(800_000)  // a cold dlopen of thirty libraries, exaggerated
+                return real()
+            }
+            let client = CurlClient(configuration: configuration)
+            async let first = client.execute(ClientRequest(url: "\(base)/echo/1")).body.collect(upTo: 64)
+            try await Task.sleep(for: .milliseconds(100))
+            // While the first call loads libcurl (on NIO's thread pool), the client's lock is free:
+            // these answer at once, not after the load (the load used to run under that lock).
+            let start = ContinuousClock.now
+            _ = client.statistics
+            _ = client.circuitState(of: "anything")
+            #expect(ContinuousClock.now - start < .milliseconds(500), "the load held the client's lock")
+            #expect(String(buffer: try await first) == "1")
+            await client.shutdown()
+        }
+    }
+
     @Test func aShutdownCutShortAbortsWhatIsStillInFlight() async throws {
         try await withTestServer { base, _ in
             var configuration = ClientConfiguration()
