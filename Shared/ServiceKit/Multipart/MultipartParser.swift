@@ -207,22 +207,20 @@ struct MultipartParser {
     }
 
     /// RFC 9110 `tchar`.
-    static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        default:
-            return Array("!#$%&'*+-.^_`|~".utf8).contains(byte)
-        }
-    }
+    static func isTokenByte(_ byte: UInt8) -> Bool { isAlphanumeric(byte, or: tokenExtras) }
 
     /// RFC 2046 `bchars`.
-    static func isBoundaryByte(_ byte: UInt8) -> Bool {
+    static func isBoundaryByte(_ byte: UInt8) -> Bool { isAlphanumeric(byte, or: boundaryExtras) }
+
+    private static let tokenExtras = Array("!#$%&'*+-.^_`|~".utf8)
+    private static let boundaryExtras = Array("'()+_,-./:=? ".utf8)
+
+    private static func isAlphanumeric(_ byte: UInt8, or extras: [UInt8]) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             return true
         default:
-            return Array("'()+_,-./:=? ".utf8).contains(byte)
+            return extras.contains(byte)
         }
     }
 }
