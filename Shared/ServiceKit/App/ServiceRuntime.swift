@@ -208,5 +208,6 @@ public struct RouteDeclarationError: Error, CustomStringConvertible {
     /// One line per route at fault.
     public let problems: [String]
 
+    /// All problems on one line, as the start-up failure logs it.
     public var description: String { "invalid route declarations: " + problems.joined(separator: "; ") }
 }

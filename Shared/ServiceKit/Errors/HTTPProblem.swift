@@ -18,6 +18,7 @@ public struct HTTPProblem: Error, Sendable, CustomStringConvertible {
     /// arriving (413, a malformed multipart body), whose rest is not worth reading.
     public var endsConnection = false
 
+    /// A problem answered with `status`, `detail` (the reason phrase when nil) and `headers`.
     public init(_ status: HTTPResponse.Status, detail: String? = nil, headers: HTTPFields = [:]) {
         self.status = status
         self.detail = detail ?? status.reasonPhrase
@@ -29,6 +30,7 @@ public struct HTTPProblem: Error, Sendable, CustomStringConvertible {
         self.init(status, detail: detail, headers: [:])
     }
 
+    /// `404 Item not found`, for logs.
     public var description: String { "\(status.code) \(detail)" }
 
     /// 404 with FastAPI's default message unless another is given.

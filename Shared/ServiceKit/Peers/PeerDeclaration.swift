@@ -40,6 +40,7 @@ public protocol PeerName: Sendable {
 
 /// The client of the declared peer `Name`; 503 when the service runs without its URL.
 public struct Peer<Name: PeerName>: Dependency {
+    /// The registered peers' client for `Name`.
     public static func resolve(in scope: RequestScope) async throws -> PeerClient {
         try scope.registered(Peers.self).peer(Name.name)
     }
