@@ -23,6 +23,8 @@ let package = Package(
         .library(name: "CurlHTTP", targets: ["CurlHTTP"]),
         .library(name: "Catalog", targets: ["Catalog"]),
         .executable(name: "catalog", targets: ["CatalogServer"]),
+        .library(name: "Users", targets: ["Users"]),
+        .executable(name: "users", targets: ["UsersServer"]),
         .executable(name: "bench-servicekit", targets: ["BenchServiceKit"]),
     ],
     dependencies: [
@@ -41,6 +43,9 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-syntax", from: "603.0.1"),
         // The ExternalLoading trait (on by default) is only for loading remote documents and slows the build.
         .package(url: "https://github.com/mattpolzin/OpenAPIKit", from: "6.4.0", traits: []),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "4.1.0"..<"5.0.0"),
     ],
     targets: [
         // libcurl's headers at build time (libcurl4-openssl-dev); the library itself is loaded
@@ -100,6 +105,8 @@ let package = Package(
                 .product(name: "PostgresKit", package: "postgres-kit"),
                 .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Shared/ServiceKit",
             swiftSettings: strict,
@@ -110,6 +117,8 @@ let package = Package(
             dependencies: [
                 "ServiceKit",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             path: "Shared/ServiceKitTesting",
@@ -125,6 +134,23 @@ let package = Package(
             name: "CatalogServer",
             dependencies: ["Catalog", "ServiceKit"],
             path: "Services/Catalog/Executable",
+            swiftSettings: strict,
+            linkerSettings: serviceLinking
+        ),
+        .target(
+            name: "Users",
+            dependencies: [
+                "ServiceKit",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ],
+            path: "Services/Users/Library",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "UsersServer",
+            dependencies: ["Users", "ServiceKit"],
+            path: "Services/Users/Executable",
             swiftSettings: strict,
             linkerSettings: serviceLinking
         ),
@@ -176,8 +202,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "UsersTests",
+            dependencies: ["Users", "ServiceKit", "ServiceKitTesting", .product(name: "JWTKit", package: "jwt-kit")],
+            path: "Tests/UsersTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "SystemTests",
-            dependencies: ["ServiceKitTesting"],
+            dependencies: ["ServiceKitTesting", .product(name: "JWTKit", package: "jwt-kit")],
             path: "Tests/SystemTests",
             swiftSettings: strict
         ),

@@ -12,7 +12,7 @@ struct ItemRoutes: Sendable {
         let router = api.group("/items", tags: ["items"])
 
         router.post("", status: .created, summary: "Create an item", errors: []) {
-            (new: Body<ItemCreate>, store: Depends<ItemStore>) async throws -> Item in
+            (_: Depends<CurrentUser>, new: Body<ItemCreate>, store: Depends<ItemStore>) async throws -> Item in
             try await store.value.create(new.value)
         }
 
@@ -35,13 +35,13 @@ struct ItemRoutes: Sendable {
         }
 
         router.patch("/{id}", summary: "Change some fields of an item", errors: [Self.notFound]) {
-            (path: Path<ItemPath>, patch: Body<ItemPatch>, store: Depends<ItemStore>) async throws -> Item in
+            (_: Depends<CurrentUser>, path: Path<ItemPath>, patch: Body<ItemPatch>, store: Depends<ItemStore>) async throws -> Item in
             guard let item = try await store.value.update(path.id, with: patch.value) else { throw Self.notFound }
             return item
         }
 
         router.delete("/{id}", summary: "Delete an item", errors: [Self.notFound]) {
-            (path: Path<ItemPath>, store: Depends<ItemStore>, images: Depends<ImageStore>) async throws -> NoContent in
+            (_: Depends<CurrentUser>, path: Path<ItemPath>, store: Depends<ItemStore>, images: Depends<ImageStore>) async throws -> NoContent in
             guard try await store.value.delete(path.id) else { throw Self.notFound }
             try? await images.value.remove(itemID: path.id)
             return NoContent()
@@ -50,7 +50,7 @@ struct ItemRoutes: Sendable {
         router.post(
             "/{id}/reserve", summary: "Reserve stock", description: "Used by orders; atomic, 409 when the stock is short.",
             errors: [Self.notFound, HTTPProblem(.conflict, "Insufficient stock")]
-        ) { (path: Path<ItemPath>, reservation: Body<Reservation>, store: Depends<ItemStore>) async throws -> ReservationResult in
+        ) { (_: Depends<CurrentUser>, path: Path<ItemPath>, reservation: Body<Reservation>, store: Depends<ItemStore>) async throws -> ReservationResult in
             let quantity = reservation.quantity
             switch try await store.value.reserve(path.id, quantity: quantity) {
             case .reserved(let remaining):
@@ -65,7 +65,7 @@ struct ItemRoutes: Sendable {
         router.post(
             "/{id}/image", status: .created, summary: "Upload the item's image",
             errors: [Self.notFound, HTTPProblem.contentTooLarge]
-        ) { (path: Path<ItemPath>, upload: Multipart<ImageUpload>, store: Depends<ItemStore>, images: Depends<ImageStore>) async throws -> ImageInfo in
+        ) { (_: Depends<CurrentUser>, path: Path<ItemPath>, upload: Multipart<ImageUpload>, store: Depends<ItemStore>, images: Depends<ImageStore>) async throws -> ImageInfo in
             guard try await store.value.get(path.id) != nil else { throw Self.notFound }
             let file = upload.file
             let info = ImageInfo(filename: file.filename, contentType: file.contentType, size: file.size)

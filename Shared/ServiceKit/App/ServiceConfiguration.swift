@@ -43,6 +43,8 @@ public struct ServiceConfiguration: Sendable {
     public var rateLimit: RateLimit?
     /// Where `/docs` and `/redoc` load their scripts and styles from (`DOCS_*_URL`; a CDN by default).
     public var docsAssets = DocsAssets()
+    /// How access tokens are checked (`JWT_ISSUER`, `JWT_AUDIENCE`, `JWT_LEEWAY`, `JWKS_REFETCH_INTERVAL`).
+    public var tokens = TokenSettings()
     /// Version, revision and build date reported by `/info` and `build_info`.
     public var build: BuildInfo
     /// The variables this service read, for `/info` (secrets masked there).
@@ -57,6 +59,21 @@ public struct ServiceConfiguration: Sendable {
             self.requestsPerSecond = requestsPerSecond
             self.burst = burst
         }
+    }
+
+    /// What every service checks in a bearer token, and how often it may refetch the issuer's keys.
+    public struct TokenSettings: Sendable, Equatable {
+        /// `JWT_ISSUER`, default `fleet-users`: the `iss` tokens carry.
+        public var issuer = "fleet-users"
+        /// `JWT_AUDIENCE`, default `fleet`: the `aud` tokens name.
+        public var audience = "fleet"
+        /// `JWT_LEEWAY`, default 30s: clock skew allowed on `exp` and `nbf`.
+        public var leeway: Duration = .seconds(30)
+        /// `JWKS_REFETCH_INTERVAL`, default 10s: the least time between two key fetches caused
+        /// by tokens naming an unknown `kid`.
+        public var refetchInterval: Duration = .seconds(10)
+
+        public init() {}
     }
 
     /// Reads and validates the configuration of `service` from `environment`.
@@ -134,6 +151,10 @@ public struct ServiceConfiguration: Sendable {
             }
         )
         configuration.accessLog = accessLog
+        configuration.tokens.issuer = env.string("JWT_ISSUER") ?? configuration.tokens.issuer
+        configuration.tokens.audience = env.string("JWT_AUDIENCE") ?? configuration.tokens.audience
+        configuration.tokens.leeway = try env.duration("JWT_LEEWAY", default: configuration.tokens.leeway)
+        configuration.tokens.refetchInterval = try env.duration("JWKS_REFETCH_INTERVAL", default: configuration.tokens.refetchInterval)
         configuration.uploadSpoolBytes = try env.bytes("UPLOAD_SPOOL_BYTES", default: 1 << 20)
         configuration.docsAssets = DocsAssets(
             swaggerJS: try env.httpURL("DOCS_SWAGGER_JS_URL")?.absoluteString ?? DocsAssets.default.swaggerJS,
@@ -157,6 +178,7 @@ public struct ServiceConfiguration: Sendable {
         "HOST", "PORT", "ADMIN_PORT", "DATABASE_URL", "LOG_LEVEL", "SHUTDOWN_DELAY", "SHUTDOWN_TIMEOUT",
         "REQUEST_TIMEOUT", "PEER_TIMEOUT", "MAX_BODY_BYTES", "MAX_UPLOAD_BYTES", "UPLOAD_SPOOL_BYTES", "DATA_DIR", "RATE_LIMIT_RPS",
         "RATE_LIMIT_BURST", "JWT_PRIVATE_KEY_FILE", "JWT_PRIVATE_KEY", "JWT_ISSUER", "JWT_AUDIENCE", "BCRYPT_COST",
+        "JWT_LEEWAY", "JWKS_REFETCH_INTERVAL", "JWT_PREVIOUS_KEY_FILE", "JWT_NEXT_KEY_FILE", "JWT_TTL", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT",
         "OTEL_EXPORTER_OTLP_ENDPOINT", "SERVICE_VERSION", "DOCS_SWAGGER_JS_URL", "DOCS_SWAGGER_CSS_URL", "DOCS_REDOC_JS_URL", "ACCESS_LOG", "GIT_REVISION", "BUILD_DATE",
     ]
 

@@ -44,6 +44,11 @@ public enum ServiceMain {
             try await group.run()
             logger.info("stopped")
             code = 0
+        } catch let error as ConfigurationError {
+            // A service's own settings, read while its routes are declared (a key file, a cost).
+            sink.flush()
+            FileHandle.standardError.write(Data("\(definition.name): configuration error: \(error)\n".utf8))
+            exit(2)
         } catch {
             logger.critical("service failed", metadata: ["error": .string(String(describing: error))])
             code = 1

@@ -43,3 +43,11 @@ public struct Pagination: Dependency {
         Query<Parameters>.document(&operation)
     }
 }
+
+/// The address of the connection the request came on (`127.0.0.1`, `::1`), or `unknown`: what
+/// per-client limits key on. Behind a proxy it is the proxy's.
+public struct ClientAddress: Dependency {
+    public static func resolve(in scope: RequestScope) async throws -> String {
+        scope.context.connection?.remoteAddress?.ipAddress ?? "unknown"
+    }
+}

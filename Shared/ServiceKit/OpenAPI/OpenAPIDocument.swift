@@ -5,8 +5,17 @@ import OpenAPIKit
 /// is written by hand, so it cannot drift from the routes.
 public enum OpenAPIDocument {
     /// The security schemes routes may require by name.
+    ///
+    /// `OAuth2PasswordBearer` is FastAPI's name for the password flow: `/docs`' Authorize button
+    /// posts the username and password to `/token` (relative to the document: users' own, or the
+    /// gateway's proxy of it) and sends the token it gets. `bearerAuth` takes a pasted token, for a
+    /// service whose own origin has no `/token`.
     public static let securitySchemes: OrderedDictionary<String, OpenAPI.SecurityScheme> = [
-        "bearerAuth": .init(type: .http(scheme: "bearer", bearerFormat: "JWT"), description: "A token from the users service's POST /token")
+        "OAuth2PasswordBearer": .oauth2(
+            flows: .init(password: .init(tokenUrl: URL(string: "/token")!, scopes: [:])),
+            description: "Sign in with a username and password at the users service's POST /token"
+        ),
+        "bearerAuth": .init(type: .http(scheme: "bearer", bearerFormat: "JWT"), description: "A token from the users service's POST /token"),
     ]
 
     /// The document for `routes`.
@@ -73,9 +82,10 @@ public enum OpenAPIDocument {
             if let schema = answer.schema { content[.json] = .content(.init(schema: schema)) }
             responses[.status(code: answer.status)] = .b(OpenAPI.Response(description: answer.description, content: content))
         }
-        let security: [OpenAPI.SecurityRequirement]? = operation.security.isEmpty ? nil : operation.security.map { name in
+        var security: [OpenAPI.SecurityRequirement]? = operation.security.isEmpty ? nil : operation.security.map { name in
             [JSONReference<OpenAPI.SecurityScheme>.component(named: name): []]
         }
+        if operation.securityOptional { security?.append([:]) }
         if let body = operation.requestBody {
             let type = OpenAPI.ContentType(rawValue: body.contentType) ?? .json
             return OpenAPI.Operation(

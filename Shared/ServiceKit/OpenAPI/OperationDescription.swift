@@ -36,6 +36,9 @@ public struct OperationDescription: Sendable {
     var answers: [Answer] = []
     /// Security scheme names this route requires (see `SecuritySchemes`).
     public var security: [String] = []
+    /// Whether the route also answers without credentials (`OptionalUser`): an empty requirement
+    /// is added to the document's alternatives.
+    public var securityOptional = false
     /// Models met while describing the route.
     public var components: SchemaComponents
 
@@ -85,6 +88,11 @@ public struct OperationDescription: Sendable {
     /// Requires a security scheme (added to the document's components).
     public mutating func requireSecurity(_ scheme: String) {
         if !security.contains(scheme) { security.append(scheme) }
+    }
+
+    /// Marks the security requirements as optional: the route answers anonymous callers too.
+    public mutating func allowAnonymous() {
+        securityOptional = true
     }
 
     /// Whether anything the route reads can be invalid (it then documents 422).

@@ -1,0 +1,4 @@
+import ServiceKit
+import Users
+
+await ServiceMain.run(UsersService.definition)
