@@ -7,6 +7,7 @@
 # removes it when it exits. `make run` passes one: on SIGHUP, SIGINT or SIGQUIT GNU make forwards
 # nothing to a running recipe and waits for it, but deletes the file the recipe was making.
 # FLEET_PORT_OFFSET shifts every port (tests use it to run beside a running fleet).
+# FLEET_DATA_DIR (default .data) holds every service's SQLite file (<name>.db) and data.
 # Service logs (JSON lines) go to stdout; this script's own messages go to stderr.
 set -euo pipefail
 
@@ -29,7 +30,8 @@ case $pid_file in "" | /*) ;; *) pid_file=$PWD/$pid_file ;; esac
 cd "$(dirname "$0")/.."
 
 # name:api-port:admin-port — add a service here when you add one to Package.swift.
-SERVICES=(catalog:8082:9082)
+# Each service's peers find it at <NAME>_URL, set below for every one of them.
+SERVICES=(users:8081:9081 catalog:8082:9082)
 
 offset=${FLEET_PORT_OFFSET:-0}
 bin_dir=${FLEET_BIN_DIR:-.build/debug}
@@ -78,14 +80,23 @@ check_owner() {
   fi
 }
 
-mkdir -p .data
+data_dir=${FLEET_DATA_DIR:-.data}
+mkdir -p .data "$data_dir"
 if [ -n "$pid_file" ]; then
   mkdir -p "$(dirname "$pid_file")"
   echo $$ >"$pid_file"
 fi
 if [ $build = 1 ]; then
-  swift build --product catalog >&2
+  for entry in "${SERVICES[@]}"; do
+    swift build --product "${entry%%:*}" >&2
+  done
 fi
+
+for entry in "${SERVICES[@]}"; do
+  IFS=: read -r name port _ <<<"$entry"
+  upper=$(echo "$name" | tr 'a-z-' 'A-Z_')
+  export "${upper}_URL=http://127.0.0.1:$((port + offset))"
+done
 
 for entry in "${SERVICES[@]}"; do
   IFS=: read -r name port admin <<<"$entry"
@@ -96,7 +107,7 @@ for entry in "${SERVICES[@]}"; do
       exit 1
     fi
   done
-  PORT=$port ADMIN_PORT=$admin DATABASE_URL=${DATABASE_URL:-sqlite:///.data/$name.db} \
+  PORT=$port ADMIN_PORT=$admin DATA_DIR=$data_dir DATABASE_URL=sqlite:///$data_dir/$name.db \
     "$bin_dir/$name" &
   pids+=($!)
 done

@@ -57,8 +57,7 @@ public struct InProcessService: Sendable {
 
     /// Stops the peer client, closes the database and removes the data folder.
     public func close() async {
-        await runtime.peers.client.shutdown()
-        try? await runtime.database.close()
+        await runtime.close()
         try? FileManager.default.removeItem(atPath: directory)
     }
 

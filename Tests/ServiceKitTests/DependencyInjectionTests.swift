@@ -25,7 +25,7 @@ struct Session: Dependency {
 }
 
 /// The current user, built from the session and the bearer token: a dependency of dependencies.
-struct CurrentUser: Dependency {
+struct CurrentUsername: Dependency {
     static func resolve(in scope: RequestScope) async throws -> String {
         let token = try await scope.resolve(BearerToken.self)
         let session = try await scope.resolve(Session.self)
@@ -48,7 +48,7 @@ enum DependencyDemo {
         ServiceDefinition(name: "deps", defaultPort: 0, defaultAdminPort: 0) { router, _ in
             router.provide(ledger)
             let secured = router.group("/me", tags: ["me"], dependencies: [BearerToken.self])
-            secured.get("") { (user: Depends<CurrentUser>, session: Depends<Session>, page: Depends<Pagination>) -> Who in
+            secured.get("") { (user: Depends<CurrentUsername>, session: Depends<Session>, page: Depends<Pagination>) -> Who in
                 Who(user: user.value, session: session.value, page: page.value.limit)
             }
             secured.get("/fail") { (session: Depends<Session>) -> Who in
@@ -118,7 +118,7 @@ enum DependencyDemo {
 
     @Test func testsCanOverrideAnyDependency() async throws {
         var overrides = DependencyOverrides()
-        overrides.override(CurrentUser.self) { _ in "alice" }
+        overrides.override(CurrentUsername.self) { _ in "alice" }
         overrides.override(BearerToken.self) { _ in "stub" }
         try await InProcessService.with(DependencyDemo.definition(ledger: DependencyLedger())) { service in
             try await service.api(overrides: overrides) { client async throws in

@@ -50,7 +50,7 @@ import Testing
 
 /// One fleet for one test: `make run NO_BUILD=1` or `scripts/run-fleet.sh --no-build`, on ports of
 /// its own (`FLEET_PORT_OFFSET`), with the built executables (`FLEET_BIN_DIR`) and a temporary
-/// `DATABASE_URL`. Every process seen below the one started is recorded, so that whatever is
+/// `FLEET_DATA_DIR`. Every process seen below the one started is recorded, so that whatever is
 /// left when a test fails is killed, also processes that lost their parent.
 ///
 /// Foundation's `Process` learns that its child ended only once every holder of a descriptor the
@@ -68,6 +68,8 @@ private final class LocalFleet {
 
     var catalogPort: Int { 8082 + offset }
     var catalogAdmin: Int { 9082 + offset }
+    var usersPort: Int { 8081 + offset }
+    var usersAdmin: Int { 9081 + offset }
     /// The pid file `make run` passes to the script.
     var pidFile: String { BuiltProducts.repositoryRoot + "/.data/run-fleet-\(offset).pid" }
 
@@ -77,7 +79,7 @@ private final class LocalFleet {
         let root = BuiltProducts.repositoryRoot
         let environment = [
             "FLEET_PORT_OFFSET": String(offset), "FLEET_BIN_DIR": BuiltProducts.directory,
-            "DATABASE_URL": "sqlite:///\(data)/fleet.db",
+            "FLEET_DATA_DIR": data,
         ]
         if make {
             process = try ServiceProcess(try Self.executable("make"), arguments: ["run", "NO_BUILD=1"], environment: environment, directory: root)
@@ -106,9 +108,11 @@ private final class LocalFleet {
             try await Task.sleep(for: .milliseconds(100))
         }
         record()
-        #expect(process.stderr.contains("catalog ready"))
-        #expect(try await ServiceProcess.request(port: catalogAdmin, "/readyz").status == .ok)
-        #expect(seen.contains { $0.name == "catalog" }, "no catalog process among \(seen)")
+        for (name, admin) in [("users", usersAdmin), ("catalog", catalogAdmin)] {
+            #expect(process.stderr.contains("\(name) ready"))
+            #expect(try await ServiceProcess.request(port: admin, "/readyz").status == .ok)
+            #expect(seen.contains { $0.name == name }, "no \(name) process among \(seen)")
+        }
     }
 
     /// Sends `stop` to the process the test started (to its group for Ctrl-C).
@@ -133,7 +137,7 @@ private final class LocalFleet {
     func expectEverythingGone() async -> Int32? {
         let deadline = ContinuousClock.now + .seconds(60)
         func running() -> [ProcessEntry] { ([root].compactMap { $0 } + seen).filter(\.isRunning).sorted { $0.pid < $1.pid } }
-        func openPorts() -> [Int] { [catalogPort, catalogAdmin].filter { (try? RawHTTPConnection(port: $0)) != nil } }
+        func openPorts() -> [Int] { [usersPort, usersAdmin, catalogPort, catalogAdmin].filter { (try? RawHTTPConnection(port: $0)) != nil } }
         while (!running().isEmpty || !openPorts().isEmpty) && ContinuousClock.now < deadline {
             record()
             try? await Task.sleep(for: .milliseconds(100))
@@ -165,14 +169,14 @@ private final class LocalFleet {
         try? FileManager.default.removeItem(atPath: data)
     }
 
-    /// An offset whose catalog ports are free, chosen at random so that tests and a fleet the
+    /// An offset whose fleet ports are free, chosen at random so that tests and a fleet the
     /// developer runs (offset 0) do not collide. The ports stay below the kernel's ephemeral range
     /// (32768 and up), where FreePort's ports and outgoing connections live, and away from the
     /// benchmark's (18101-18301).
     private static func freeOffset() throws -> Int {
         for _ in 0..<100 {
             let offset = Int.random(in: 11_000..<23_000)
-            if [8082 + offset, 9082 + offset].allSatisfy({ (try? RawHTTPConnection(port: $0)) == nil }) { return offset }
+            if [8081 + offset, 9081 + offset, 8082 + offset, 9082 + offset].allSatisfy({ (try? RawHTTPConnection(port: $0)) == nil }) { return offset }
         }
         throw HarnessError("no free port offset")
     }

@@ -90,15 +90,19 @@ import Users
     @Test func hashingPasswordsNeverHoldsUpOtherRequests() async throws {
         try await withUsers(environment: ["BCRYPT_COST": "13"]) { service in
             try await service.api(.live) { client in
+                // One connection per request: the test client's own connection answers in order.
+                let port = try #require(client.port)
                 let (cheapAnswered, hashesAnswered) = try await withThrowingTaskGroup(of: ContinuousClock.Instant.self) { group in
                     for index in 0..<4 {
                         group.addTask {
-                            _ = try await client.register("slow\(index)")
+                            let body = #"{"username": "slow\#(index)", "email": "slow\#(index)@example.org", "password": "correct horse"}"#
+                            let created = try await ServiceProcess.request(port: port, "/users", method: .post, body: body)
+                            #expect(created.status == .created)
                             return .now
                         }
                     }
-                    try await Task.sleep(for: .milliseconds(50))
-                    let cheap = try await client.execute(uri: "/users?limit=1", method: .get)
+                    try await Task.sleep(for: .milliseconds(100))
+                    let cheap = try await ServiceProcess.request(port: port, "/users?limit=1")
                     #expect(cheap.status == .ok)
                     let cheapAnswered = ContinuousClock.now
                     return (cheapAnswered, try await group.reduce(into: []) { $0.append($1) })

@@ -1,14 +1,24 @@
 import HummingbirdBcrypt
+import NIOCore
 import NIOPosix
 
-/// bcrypt at the configured cost, on NIO's thread pool: a hash takes hundreds of milliseconds of
-/// CPU, which must not stall an event loop or a thread of Swift's cooperative pool.
+/// bcrypt at the configured cost, on a thread pool of its own: a hash takes hundreds of
+/// milliseconds of CPU, which must not stall an event loop or a thread of Swift's cooperative
+/// pool. Not NIO's shared pool either: SQLite's calls run there, and a few logins at once would
+/// hold up every query.
 struct PasswordHasher: Sendable {
     /// `BCRYPT_COST`.
     let cost: Int
     let pool: NIOThreadPool
 
-    init(cost: Int, pool: NIOThreadPool = .singleton) {
+    /// One pool per process, as long-lived as NIO's own singleton, a thread per core.
+    static let hashingPool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: System.coreCount)
+        pool.start()
+        return pool
+    }()
+
+    init(cost: Int, pool: NIOThreadPool = PasswordHasher.hashingPool) {
         self.cost = cost
         self.pool = pool
         self.decoy = Self.decoyHash(cost: cost)

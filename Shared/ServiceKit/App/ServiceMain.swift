@@ -32,8 +32,17 @@ public enum ServiceMain {
         do {
             let runtime = try ServiceRuntime(definition: definition, configuration: configuration, logger: logger, logLevels: levels)
             MetricsSystem.bootstrap(PrometheusMetricsFactory.sanitizing(registry: runtime.metrics.registry))
+            let services: [ServiceGroupConfiguration.ServiceConfiguration]
+            do {
+                services = try runtime.makeServices()
+            } catch {
+                // A service's own settings are read while its routes are declared: close what the
+                // runtime opened before reporting it.
+                await runtime.close()
+                throw error
+            }
             let group = ServiceGroup(configuration: .init(
-                services: try runtime.makeServices(),
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             ).withShutdownLimits(delay: configuration.shutdownDelay, timeout: configuration.shutdownTimeout))

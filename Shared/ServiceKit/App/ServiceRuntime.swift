@@ -52,6 +52,12 @@ public final class ServiceRuntime: Sendable {
         for check in definition.readinessChecks(dependencies) { probes.register(check) }
     }
 
+    /// Closes the database pool and stops the peer client, for a runtime that never ran.
+    public func close() async {
+        await peers.client.shutdown()
+        try? await database.close()
+    }
+
     /// A required peer's check (`peer:catalog`): any HTTP answer from it passes; no answer, a
     /// refused connection or an open circuit fails.
     static func reachability(of declared: PeerDeclaration, peers: Peers) -> HealthCheck {

@@ -43,6 +43,9 @@ public final class Database: Sendable {
     }
 
     /// Opens a pool for `url`; SQLite creates the file's folder when missing.
+    ///
+    /// Queries are not logged at any level: their binds carry what must never reach a log line
+    /// (password hashes, tokens), and a debug level switched on at run time would print them.
     public static func open(_ url: DatabaseURL, logger: Logger, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws -> Database {
         switch url {
         case .sqlite(let path):
@@ -63,11 +66,11 @@ public final class Database: Sendable {
                 engine: .sqlite, logger: logger,
                 lease: { logger in
                     let connection = try await readers.value.requestConnection(logger: logger).get()
-                    return (connection.sql(), { readers.value.releaseConnection(connection, logger: logger) })
+                    return (connection.sql(encoder: .init(), decoder: .init(), queryLogLevel: nil), { readers.value.releaseConnection(connection, logger: logger) })
                 },
                 leaseWriter: { logger in
                     let connection = try await writer.value.requestConnection(logger: logger).get()
-                    return (connection.sql(), { writer.value.releaseConnection(connection, logger: logger) })
+                    return (connection.sql(encoder: .init(), decoder: .init(), queryLogLevel: nil), { writer.value.releaseConnection(connection, logger: logger) })
                 },
                 shutdown: {
                     try await writer.value.shutdownAsync()
@@ -84,7 +87,7 @@ public final class Database: Sendable {
                 engine: .postgres, logger: logger,
                 lease: { logger in
                     let connection = try await pool.value.requestConnection(logger: logger).get()
-                    return (connection.sql(), { pool.value.releaseConnection(connection, logger: logger) })
+                    return (connection.sql(queryLogLevel: nil), { pool.value.releaseConnection(connection, logger: logger) })
                 },
                 shutdown: { try await pool.value.shutdownAsync() }
             )
