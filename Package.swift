@@ -201,6 +201,13 @@ let package = Package(
             path: "Tests/CatalogTests",
             swiftSettings: strict
         ),
+        // Test support that starts fleet services by name, so it cannot live in Shared/.
+        .target(
+            name: "FleetTestSupport",
+            dependencies: ["ServiceKitTesting", .product(name: "HTTPTypes", package: "swift-http-types")],
+            path: "Tests/FleetTestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "UsersTests",
             dependencies: ["Users", "ServiceKit", "ServiceKitTesting", .product(name: "JWTKit", package: "jwt-kit")],
@@ -209,7 +216,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SystemTests",
-            dependencies: ["ServiceKitTesting", .product(name: "JWTKit", package: "jwt-kit")],
+            dependencies: ["ServiceKitTesting", "FleetTestSupport", .product(name: "JWTKit", package: "jwt-kit")],
             path: "Tests/SystemTests",
             swiftSettings: strict
         ),

@@ -13,7 +13,12 @@
 # - each wrk run also records the server's CPU time (utime + stime of its processes, /proc/PID/stat),
 #   divided by the requests completed: the steadier figure on a shared machine;
 # - every request carries a `traceparent`; ServiceKit runs with everything on, a request timeout and a
-#   rate limit that never triggers (RESULTS.md counts the non-2xx answers).
+#   rate limit that never triggers (RESULTS.md counts the non-2xx answers);
+# - catalog's writes need a bearer token from users: a users process runs beside the two catalogs,
+#   and every POST to either catalog (the seeding and the create rows) carries one token it issued.
+#   catalog checks it (an ES256 signature against users' JWKS, fetched once and cached); the FastAPI
+#   peer only requires the header (OAuth2PasswordBearer) and verifies no signature, so on POST
+#   /items the ServiceKit side does more work than its peer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -55,6 +60,7 @@ scratch=$root/.build-bench
 peer_scratch=$root/.build-bench-peer
 client_scratch=$root/.build-bench-client
 swift build "${swift_flags[@]}" --scratch-path "$scratch" --product catalog >&2
+swift build "${swift_flags[@]}" --scratch-path "$scratch" --product users >&2
 swift build "${swift_flags[@]}" --scratch-path "$scratch" --product bench-servicekit >&2
 swift build "${swift_flags[@]}" --package-path Benchmarks/peers/bare-hummingbird --scratch-path "$peer_scratch" >&2
 swift build -c release --package-path Benchmarks/client --scratch-path "$client_scratch" >&2
@@ -70,10 +76,10 @@ take_port() {
   while (exec 3<>"/dev/tcp/127.0.0.1/$next_port") 2>/dev/null; do next_port=$((next_port + 1)); done
   printf -v "$1" %s "$next_port"; next_port=$((next_port + 1))
 }
-for name in servicekit servicekit-nolog hummingbird fastapi-1 fastapi-2 catalog fastapi-catalog client-peer; do
+for name in servicekit servicekit-nolog hummingbird fastapi-1 fastapi-2 catalog fastapi-catalog users client-peer; do
   take_port "port[$name]"
 done
-for name in servicekit servicekit-nolog catalog; do take_port "admin_port[$name]"; done
+for name in servicekit servicekit-nolog catalog users; do take_port "admin_port[$name]"; done
 rm -rf "$raw"; mkdir -p "$raw"
 {
   echo "began $began_run"
@@ -106,7 +112,13 @@ run_fastapi_1() { exec "$venv/bin/uvicorn" --app-dir "$root/Benchmarks/peers/fas
 run_fastapi_2() { exec "$venv/bin/uvicorn" --app-dir "$root/Benchmarks/peers/fastapi" app:app --port "${port[fastapi-2]}" --workers 2; }
 run_catalog() {
   exec env PORT="${port[catalog]}" ADMIN_PORT="${admin_port[catalog]}" "${everything_on[@]}" \
-    DATABASE_URL="sqlite:///$work/catalog/catalog.db" "$bin/catalog"
+    DATABASE_URL="sqlite:///$work/catalog/catalog.db" USERS_URL="http://127.0.0.1:${port[users]}" "$bin/catalog"
+}
+# users issues the token of catalog's writes (it is not measured): the cheapest bcrypt cost, its
+# SQLite file and generated signing key in its working folder, tokens valid for the whole run.
+run_users() {
+  exec env PORT="${port[users]}" ADMIN_PORT="${admin_port[users]}" BCRYPT_COST=4 JWT_TTL=6h \
+    DATABASE_URL="sqlite:///$work/users/users.db" DATA_DIR="$work/users/data" "$bin/users"
 }
 run_fastapi_catalog() {
   exec env CATALOG_DB="$work/fastapi-catalog/catalog.db" "$venv/bin/uvicorn" --app-dir "$root/Benchmarks/peers/fastapi" \
@@ -117,7 +129,7 @@ run_client_peer() { exec env PORT="${port[client-peer]}" "$peer_bin/bench-hummin
 # The path whose first 200 on the API port means ready: the same work on every system of a group
 # (GET /hello for the framework systems; GET /items, a list from the database, for the two catalogs).
 declare -A ready_path=([servicekit]=/hello [servicekit-nolog]=/hello [hummingbird]=/hello [fastapi-1]=/hello
-  [fastapi-2]=/hello [catalog]=/items [fastapi-catalog]=/items [client-peer]=/hello)
+  [fastapi-2]=/hello [catalog]=/items [fastapi-catalog]=/items [users]=/.well-known/jwks.json [client-peer]=/hello)
 
 # A process and its descendants (uvicorn's workers are children of its supervisor).
 tree_pids() {
@@ -217,11 +229,15 @@ stop() {
   halt "$1"
 }
 
+# Extra wrk arguments of the runs being measured: the Authorization header on catalog's writes.
+extra_headers=()
+
 # measure NAME PATH LUA SECONDS OUT: one wrk run against NAME, every request with the same
-# `traceparent`; OUT.cpu gets the server's CPU ticks over the run ("user system ticks-per-second").
+# `traceparent` (and $extra_headers); OUT.cpu gets the server's CPU ticks over the run ("user system
+# ticks-per-second").
 measure() {
   local name=$1 path=$2 lua=$3 seconds=$4 out=$5 before after
-  local args=(-t"$threads" -c"$connections" -d"${seconds}s" --latency -H "traceparent: $traceparent")
+  local args=(-t"$threads" -c"$connections" -d"${seconds}s" --latency -H "traceparent: $traceparent" "${extra_headers[@]}")
   [ "$lua" = - ] || args+=(-s "$root/Benchmarks/lua/$lua")
   before=$(cpu_ticks "${started[$name]}")
   wrk "${args[@]}" "http://127.0.0.1:${port[$name]}$path" >"$out"
@@ -258,16 +274,26 @@ for name in "${frameworks[@]}"; do stop "$name"; done
 seed() {
   for i in $(seq 1 100); do
     curl -fsS -o /dev/null -X POST "http://127.0.0.1:$1/items" -H 'content-type: application/json' \
-      -d "{\"name\": \"Seed $i\", \"price\": $i.5, \"tags\": [\"seed\"], \"stock\": 10}"
+      -H "Authorization: Bearer $token" -d "{\"name\": \"Seed $i\", \"price\": $i.5, \"tags\": [\"seed\"], \"stock\": 10}"
   done
 }
+
+# The token of catalog's writes: an account on users, then the OAuth2 password flow (a form).
+launch users
+curl -fsS -o /dev/null -X POST "http://127.0.0.1:${port[users]}/users" -H 'content-type: application/json' \
+  -d '{"username": "bench", "email": "bench@example.org", "password": "bench-password"}'
+token=$(curl -fsS -X POST "http://127.0.0.1:${port[users]}/token" -d 'username=bench&password=bench-password' |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+[ -n "$token" ] || { echo "bench: users issued no token (Benchmarks/raw/users.log)" >&2; exit 1; }
 
 # The real service against its FastAPI peer, both on SQLite with the same durability settings.
 startup catalog fastapi-catalog
 seed "${port[catalog]}"; seed "${port[fastapi-catalog]}"
 compare get /items/1 catalog_get.lua catalog fastapi-catalog
+extra_headers=(-H "Authorization: Bearer $token")
 compare create /items create.lua catalog fastapi-catalog
-stop catalog; stop fastapi-catalog
+extra_headers=()
+stop catalog; stop fastapi-catalog; halt users
 
 # Every request carried the traceparent: ServiceKit's access log shows its trace id.
 trace_id=$(cut -d- -f2 <<<"$traceparent")

@@ -50,6 +50,9 @@ public struct CurlHTTPError: Error, Sendable, Hashable, CustomStringConvertible 
     /// The answer was not the JSON the caller asked for.
     public static let decoding = CurlHTTPError(.decoding, "")
 
+    /// An answer that did not decode as the expected type, with what was wrong (a `decoding` error).
+    public static func undecodable(_ message: String) -> CurlHTTPError { CurlHTTPError(.decoding, message) }
+
     /// The server answered with a status the caller did not accept.
     public static func httpStatus(_ status: Int, _ message: String = "") -> CurlHTTPError {
         CurlHTTPError(.httpStatus(status), message.isEmpty ? "HTTP status \(status)" : message)

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HTTPTypes
 import JWTKit
 import ServiceKit
 
@@ -82,5 +83,12 @@ public struct TestIssuer: Sendable {
         var overrides = base
         overrides.override(TokenVerifier.self) { _ in await self.verifier() }
         return overrides
+    }
+}
+
+extension TestIssuer {
+    /// Headers carrying a valid token of this issuer for `subject`.
+    public func bearer(subject: String = "1", scope: String? = nil) throws -> HTTPFields {
+        [.authorization: try authorization(subject: subject, scope: scope)]
     }
 }

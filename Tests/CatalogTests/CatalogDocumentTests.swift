@@ -8,11 +8,17 @@ import Testing
 @Suite struct CatalogDocumentTests {
     @Test func theDocumentIsValidAndItsSchemasAcceptEveryRealAnswer() async throws {
         let parity = BuiltProducts.repositoryRoot + "/Tests/Parity"
-        try await InProcessService.with(CatalogService.definition) { service in
-            try await service.api(.live) { client async throws in
+        // The writes of the steps carry a token of this issuer; the service checks it against its key.
+        let issuer = try TestIssuer()
+        let token = try issuer.token()
+        try await InProcessCatalog.with { service in
+            try await service.api(.live, overrides: issuer.overrides()) { client async throws in
                 let port = try #require(client.port)
                 let result = try await Command.run(
-                    ["python3", parity + "/check_openapi.py", "--base", "http://127.0.0.1:\(port)", "--steps", parity + "/catalog-steps.json"],
+                    [
+                        "python3", parity + "/check_openapi.py", "--base", "http://127.0.0.1:\(port)", "--steps", parity + "/catalog-steps.json",
+                        "--bearer", token,
+                    ],
                     environment: ["PYTHONDONTWRITEBYTECODE": "1"]
                 )
                 #expect(result.status == 0, "\(result.output)")
@@ -21,7 +27,7 @@ import Testing
     }
 
     @Test func everyRouteIsDocumentedWithItsInputsAndErrors() async throws {
-        try await InProcessService.with(CatalogService.definition) { service in
+        try await InProcessCatalog.with { service in
             try await service.api { client async throws in
                 let response = try await client.execute(uri: "/openapi.json", method: .get)
                 let document = try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
@@ -61,7 +67,7 @@ import Testing
     }
 
     @Test func everyOperationCarriesItsSummaryAndDescription() async throws {
-        try await InProcessService.with(CatalogService.definition) { service in
+        try await InProcessCatalog.with { service in
             try await service.api { client async throws in
                 let response = try await client.execute(uri: "/openapi.json", method: .get)
                 let document = try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
@@ -93,7 +99,7 @@ import Testing
     }
 
     @Test func listingDocumentsPaginationFromTheSharedDependency() async throws {
-        try await InProcessService.with(CatalogService.definition) { service in
+        try await InProcessCatalog.with { service in
             try await service.api { client async throws in
                 let response = try await client.execute(uri: "/openapi.json", method: .get)
                 let document = try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])

@@ -3,6 +3,7 @@
 
   hostile_requests.py --port API --admin-port ADMIN [--seed 1] [--count 3000] [--time-limit 150]
                       [--kinds multipart,form,json,query,headers,cookies] [--case N] [--max-failures 1]
+                      [--bearer TOKEN [--anonymous-share 0.25]]
 
 Case N of seed S is built from `random.Random(f"{S}:{N}")` alone, so `--seed S --case N`
 rebuilds and sends exactly that request again. The kinds:
@@ -27,6 +28,14 @@ rebuilds and sends exactly that request again. The kinds:
              Transfer-Encoding, Expect, Host and other headers on the same routes.
   cookies    odd Cookie headers on the same routes.
 
+With --bearer, every case carries `Authorization: Bearer TOKEN` (so the bodies get past the
+authentication of write routes and reach their parsers) except a share of them, --anonymous-share,
+sent without it: the routes that need a token refuse those before reading the body, which must
+not yield a 5xx or leave the connection out of step either. Whether case N goes without the token
+is drawn from `random.Random(f"{S}:{N}:anonymous")`, apart from the case's own draws, so a case's
+bytes are otherwise the same with or without --bearer. A headers case that sends an odd
+Authorization header sends it alone.
+
 About one body in seven is sent kept alive and followed by GET /items/{id} on the same
 connection: the server must answer that GET (or close after its first answer), never read the
 rest of a refused body as a new request.
@@ -41,6 +50,7 @@ the service was not usable at the start. The routes are options (the catalog's b
 """
 
 import argparse
+import copy
 import json
 import os
 import random
@@ -72,6 +82,7 @@ class Case:
 
     def __init__(self, kind: str, notes: list[str], pieces: list[bytes], *, framed: bool = True, head: bool = False,
                  follow_up: bool = False):
+        self.anonymous = False  # sent without the token although there is one (set by build)
         self.kind = kind
         self.notes = notes
         self.pieces = pieces
@@ -158,6 +169,12 @@ class Target:
         self.json_fields = [f.encode() for f in args.json_fields.split(",") if f]
         self.auth = [(b"Authorization", b"Bearer " + args.bearer.encode())] if args.bearer else []
         self.cut_short = not args.no_cut_short
+
+    def without_token(self) -> "Target":
+        """The same routes, with no credentials."""
+        anonymous = copy.copy(self)
+        anonymous.auth = []
+        return anonymous
 
 
 def with_body(rng: random.Random, target: Target, method: bytes, path: bytes, content_type: bytes | None,
@@ -717,7 +734,9 @@ def get_case(rng: random.Random, target: Target, kind: str, headers: list[tuple[
     verb, is_head = method(rng) if kind == "query" else (b"GET", False)
     if verb != b"GET":
         notes.append(f"method {verb!r}")
-    data = head(verb, full, target.port, list(target.auth) + headers)
+    # An odd Authorization header of the case goes alone, not beside the valid one.
+    auth = [] if any(name.lower() == b"authorization" for name, _ in headers) else list(target.auth)
+    data = head(verb, full, target.port, auth + headers)
     return Case(kind, target_notes + notes or ["plain"], split(rng, data), head=is_head)
 
 
@@ -797,14 +816,23 @@ BUILDERS = {"multipart": multipart_case, "form": form_case, "json": None, "query
             "cookies": cookies_case}
 
 
-def build(seed: int, index: int, kinds: list[str], target: Target) -> Case:
+def build(seed: int, index: int, kinds: list[str], target: Target, anonymous_share: float = 0.0) -> Case:
     rng = random.Random(f"{seed}:{index}")
+    # Drawn apart from the case's own generator, so its bytes are the same with or without a token.
+    anonymous = bool(target.auth) and random.Random(f"{seed}:{index}:anonymous").random() < anonymous_share
+    if anonymous:
+        target = target.without_token()
     kind = rng.choices(kinds, weights=[WEIGHTS[k] for k in kinds])[0]
     if kind == "query":
-        return get_case(rng, target, "query", [], [])
-    if kind == "json":
-        return json_case(rng, target)
-    return BUILDERS[kind](rng, target)
+        case = get_case(rng, target, "query", [], [])
+    elif kind == "json":
+        case = json_case(rng, target)
+    else:
+        case = BUILDERS[kind](rng, target)
+    if anonymous:
+        case.anonymous = True
+        case.notes.append("no token")
+    return case
 
 
 # --- checking ------------------------------------------------------------------------------------
@@ -944,10 +972,14 @@ def main() -> int:
     targets.add_argument("--header-names", default="", help="headers the routes read, comma-separated")
     targets.add_argument("--cookie-names", default="", help="cookies the routes read, comma-separated")
     parser.add_argument("--bearer", default="", help="a token for routes that need one")
+    parser.add_argument("--anonymous-share", type=float, default=0.25,
+                        help="with --bearer, the share of cases sent without it (0 to 1)")
     parser.add_argument("--out", default="", help="where failing requests are written (default: a new temporary folder)")
     parser.add_argument("--summary", default="", help="write a JSON summary to this file")
     parser.add_argument("--verbose", action="store_true", help="print every case")
     args = parser.parse_args()
+    if not 0 <= args.anonymous_share <= 1:
+        parser.error("--anonymous-share is a share, from 0 to 1")
     kinds = [k for k in args.kinds.split(",") if k]
     unknown = set(kinds) - set(KINDS)
     if unknown:
@@ -961,6 +993,7 @@ def main() -> int:
     started = time.monotonic()
     sent = 0
     seen: Counter = Counter()
+    seen_by_token: Counter = Counter()
     spent: Counter = Counter()
     failures = []
     timed_out = False
@@ -969,11 +1002,12 @@ def main() -> int:
             timed_out = True
             break
         case_started = time.monotonic()
-        case = build(args.seed, index, kinds, target)
+        case = build(args.seed, index, kinds, target, args.anonymous_share)
         result = rawhttp.exchange(args.port, case.pieces, half_close=not case.framed, timeout=30,
                                   head_request=case.head, until_closed=case.follow_up)
         sent += 1
         seen[(case.kind, statuses(result, case))] += 1
+        seen_by_token[("without" if case.anonymous or not target.auth else "with", case.kind, statuses(result, case))] += 1
         spent[case.kind] += time.monotonic() - case_started
         if args.verbose:
             print(f"case {index} {case.kind} {statuses(result, case)} {result.elapsed:.3f} s {len(case.data)} bytes: "
@@ -994,8 +1028,12 @@ def main() -> int:
     by_kind: dict[str, dict[str, int]] = {}
     for (kind, status), count in sorted(seen.items()):
         by_kind.setdefault(kind, {})[status] = count
+    by_token: dict[str, dict[str, dict[str, int]]] = {}
+    for (token, kind, status), count in sorted(seen_by_token.items()):
+        by_token.setdefault(token, {}).setdefault(kind, {})[status] = count
+    anonymous = sum(count for (token, _, _), count in seen_by_token.items() if token == "without")
     print(f"hostile_requests: seed {args.seed}, {sent} cases in {elapsed:.1f} s"
-          f"{' (time limit reached)' if timed_out else ''}, {len(failures)} failing", flush=True)
+          f"{' (time limit reached)' if timed_out else ''}, {len(failures)} failing, {anonymous} without a token", flush=True)
     for kind, counts in by_kind.items():
         print(f"  {kind} ({spent[kind]:.1f} s): " + ", ".join(f"{status} x{count}" for status, count in counts.items()),
               flush=True)
@@ -1008,6 +1046,7 @@ def main() -> int:
     if args.summary:
         Path(args.summary).write_text(json.dumps({"seed": args.seed, "sent": sent, "seconds": round(elapsed, 1),
                                                   "time_limit_reached": timed_out, "statuses": by_kind,
+                                                  "without_token": anonymous, "statuses_by_token": by_token,
                                                   "failures": failures, "noted": dict(WARNINGS)}, indent=1))
     if not failures and not any(out.iterdir()) and not args.out:
         os.rmdir(out)

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Check that a service's /openapi.json is valid OpenAPI 3.1 and true to its answers.
 
-  check_openapi.py --base http://127.0.0.1:PORT --steps FILE.json
+  check_openapi.py --base http://127.0.0.1:PORT --steps FILE.json [--bearer TOKEN]
 
 The document is validated with openapi-spec-validator. Then each step is sent:
   {"method", "path", "query"?, "headers"?, "cookies"?, "body"?, "expect": status,
-   "save"?: {"name": "/json/pointer" or "dotted.key"}}
-`{name}` in a path or query is replaced by a value saved by an earlier step.
+   "save"?: {"name": "/json/pointer" or "dotted.key"}, "auth"?: true}
+`{name}` in a path or query is replaced by a value saved by an earlier step. A step with
+`"auth": true` is sent with `Authorization: Bearer TOKEN` (--bearer); the others without it.
 Each response must have the expected status, that status must be documented for
 the operation, and its JSON body must match the documented application/json
 schema (JSON Schema 2020-12, refs resolved against the whole document).
@@ -117,10 +118,14 @@ def fill(text: str, saved: dict) -> str:
     return re.sub(r"\{(\w+)\}", value, text)
 
 
-def run_step(doc: dict, registry: Registry, base: str, step: dict, saved: dict) -> list[str]:
+def run_step(doc: dict, registry: Registry, base: str, step: dict, saved: dict, bearer: str = "") -> list[str]:
     """Send one step and return its failures."""
     path = fill(step["path"], saved)
     req = dict(step, query=fill(step.get("query", ""), saved))
+    if step.get("auth"):
+        if not bearer:
+            return ["the step needs a token (--bearer)"]
+        req["headers"] = {**step.get("headers", {}), "Authorization": f"Bearer {bearer}"}
     status, body = send(base, req, path=path)
     failures = []
     if status != step["expect"]:
@@ -144,6 +149,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base", required=True, help="service base URL, http://127.0.0.1:PORT")
     ap.add_argument("--steps", required=True, type=Path, help="steps JSON file")
+    ap.add_argument("--bearer", default="", help='the token sent on the steps marked "auth": true')
     args = ap.parse_args()
 
     try:
@@ -170,9 +176,10 @@ def main() -> int:
     saved: dict = {}
     steps = json.loads(args.steps.read_text())
     for step in steps:
-        label = f"{step['method']} {step['path']}" + (f"?{step['query']}" if step.get("query") else "")
+        label = f"{step['method']} {step['path']}" + (f"?{step['query']}" if step.get("query") else "") + \
+            (" (with a token)" if step.get("auth") else "")
         try:
-            failures = run_step(doc, registry, args.base, step, saved)
+            failures = run_step(doc, registry, args.base, step, saved, args.bearer)
         except (OSError, ValueError) as exc:
             failures = [f"{type(exc).__name__}: {exc}"]
         if failures:

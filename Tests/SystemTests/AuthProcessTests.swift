@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import FleetTestSupport
 import ServiceKitTesting
 import Testing
 

@@ -2,15 +2,31 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import FleetTestSupport
 import ServiceKitTesting
 import Testing
 
 /// The real `catalog` executable, started as a process: logs, metrics, body limits, databases.
+/// Its writes need a token: the tests that write start a real `users` too (`UsersAndCatalog`),
+/// whose keys catalog fetches, and sign their tokens with the key users signs with.
 @Suite(.serialized) struct CatalogProcessTests {
+    /// `Authorization: Bearer <token>\r\n`, for requests written by hand.
+    static func authorizationLine(_ issuer: TestIssuer) throws -> String {
+        "Authorization: \(try issuer.authorization())\r\n"
+    }
+
+    /// Reads `/proc/PID/maps` of a running process.
+    static func maps(_ pid: Int32) throws -> String {
+        // Read to the end: /proc files report size 0, and a sized read stops at the first page.
+        let maps = try #require(try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(pid)/maps")).readToEnd())
+        return String(decoding: maps, as: UTF8.self)
+    }
+
     @Test func everyStdoutLineIsJSONAndTheAccessLogCarriesTheRequestID() async throws {
-        let lines = try await ServiceProcess.with("catalog") { catalog in
-            try await catalog.waitUntilReady()
-            let sent = try await catalog.api("/items", method: .post, headers: [.requestID: "sys-test-1"], body: #"{"name": "Lamp", "price": 3}"#)
+        let lines = try await UsersAndCatalog.with { _, catalog, issuer in
+            var headers = try issuer.bearer()
+            headers[.requestID] = "sys-test-1"
+            let sent = try await catalog.api("/items", method: .post, headers: headers, body: #"{"name": "Lamp", "price": 3}"#)
             #expect(sent.status == .created)
             #expect(sent.headers[.requestID] == "sys-test-1")
             let generated = try await catalog.api("/items/1")
@@ -53,19 +69,41 @@ import Testing
     }
 
     /// libcurl and its thirty libraries cost ~6 MiB resident; a service loads them with its first
-    /// peer call, and catalog calls none.
+    /// peer call, and users calls none: registering, signing in and reading never load them.
     @Test func aServiceThatCallsNoPeerNeverMapsLibcurl() async throws {
-        try await ServiceProcess.with("catalog") { catalog in
-            try await catalog.waitUntilReady()
-            #expect(try await catalog.api("/items", method: .post, body: #"{"name": "Lamp", "price": 3}"#).status == .created)
-            #expect(try await catalog.api("/items/1").status == .ok)
-            #expect(try await catalog.admin("/metrics").status == .ok)
-            // Read to the end: /proc files report size 0, and a sized read stops at the first page.
-            let maps = try #require(try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(catalog.pid)/maps")).readToEnd())
-            let text = String(decoding: maps, as: UTF8.self)
+        try await ServiceProcess.with("users", environment: ["BCRYPT_COST": "4"]) { users in
+            try await users.waitUntilReady()
+            let registered = try await users.api("/users", method: .post, body: #"{"username": "lamp_owner", "email": "lamp@example.org", "password": "correct horse"}"#)
+            #expect(registered.status == .created)
+            let login = try await users.api(
+                "/token", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"], body: "username=lamp_owner&password=correct+horse"
+            )
+            #expect(login.status == .ok)
+            #expect(try await users.api("/users/1").status == .ok)
+            #expect(try await users.api("/.well-known/jwks.json").status == .ok)
+            #expect(try await users.admin("/metrics").status == .ok)
+            let text = try Self.maps(users.pid)
             #expect(text.contains("libswiftCore"), "the maps of the service itself were read")
             #expect(!text.contains("libcurl"))
             #expect(!text.contains("libgnutls") && !text.contains("libssh2") && !text.contains("libldap"))
+        }
+    }
+
+    /// Catalog calls users for its keys, on the first write that needs them: until then (reads,
+    /// metrics) it maps no libcurl either, and that write is what loads it.
+    @Test func catalogMapsLibcurlOnlyOnceAWriteMakesItFetchTheKeys() async throws {
+        try await UsersAndCatalog.with { _, catalog, issuer in
+            #expect(try await catalog.api("/items").status == .ok)
+            #expect(try await catalog.api("/items/1").status == .notFound)
+            #expect(try await catalog.admin("/metrics").status == .ok)
+            let before = try Self.maps(catalog.pid)
+            #expect(before.contains("libswiftCore"), "the maps of the service itself were read")
+            #expect(!before.contains("libcurl"), "reads loaded libcurl")
+            #expect(!before.contains("libgnutls") && !before.contains("libssh2") && !before.contains("libldap"))
+
+            let created = try await catalog.api("/items", method: .post, headers: try issuer.bearer(), body: #"{"name": "Lamp", "price": 3}"#)
+            #expect(created.status == .created)
+            #expect(try Self.maps(catalog.pid).contains("libcurl"), "the key fetch went through CurlHTTP")
         }
     }
 
@@ -82,10 +120,10 @@ import Testing
     }
 
     @Test func aLiveScrapePassesPromtoolAndAdminPathsStayOffTheAPIPort() async throws {
-        try await ServiceProcess.with("catalog") { catalog in
-            try await catalog.waitUntilReady()
+        try await UsersAndCatalog.with { _, catalog, issuer in
             _ = try await catalog.api("/items/7")
-            _ = try await catalog.api("/items", method: .post, body: #"{"name": "x", "price": 1}"#)
+            let created = try await catalog.api("/items", method: .post, headers: try issuer.bearer(), body: #"{"name": "x", "price": 1}"#)
+            #expect(created.status == .created)
             let scrape = try await catalog.admin("/metrics")
             #expect(scrape.status == .ok)
             let text = String(buffer: scrape.body ?? ByteBuffer())
@@ -103,11 +141,14 @@ import Testing
     }
 
     @Test func aDeclaredOversizeBodyIsRefusedAtOnce() async throws {
-        try await ServiceProcess.with("catalog", environment: ["MAX_BODY_BYTES": "1024"]) { catalog in
-            try await catalog.waitUntilReady()
+        try await UsersAndCatalog.with(catalog: ["MAX_BODY_BYTES": "1024"]) { _, catalog, issuer in
             let connection = try RawHTTPConnection(port: catalog.port)
-            // Only the head is sent: the answer must not wait for a 10 MB body.
-            await connection.send("POST /items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n{\"name\":")
+            // Only the head is sent: the answer must not wait for a 10 MB body. With a valid token,
+            // which is checked before the body is read (without one the answer is 401).
+            await connection.send(
+                "POST /items HTTP/1.1\r\nHost: x\r\n" + (try Self.authorizationLine(issuer))
+                    + "Content-Type: application/json\r\nContent-Length: 10000000\r\n\r\n{\"name\":"
+            )
             let response = try #require(await connection.readResponse())
             #expect(response.status == 413)
             #expect(response.body.contains("Request body too large"))
@@ -115,10 +156,13 @@ import Testing
     }
 
     @Test func aChunkedBodyIsRefusedAsSoonAsItCrossesTheLimit() async throws {
-        try await ServiceProcess.with("catalog", environment: ["MAX_BODY_BYTES": "1024"]) { catalog in
-            try await catalog.waitUntilReady()
+        try await UsersAndCatalog.with(catalog: ["MAX_BODY_BYTES": "1024"]) { _, catalog, issuer in
             let connection = try RawHTTPConnection(port: catalog.port)
-            await connection.send("POST /items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+            // With a valid token, checked before the body is read (without one the answer is 401).
+            await connection.send(
+                "POST /items HTTP/1.1\r\nHost: x\r\n" + (try Self.authorizationLine(issuer))
+                    + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )
             let chunk = String(repeating: "a", count: 512)
             for _ in 0..<3 { await connection.send(String(512, radix: 16) + "\r\n" + chunk + "\r\n") }
             // 1536 bytes sent, far less than a full body would be; the answer comes now.
@@ -130,9 +174,8 @@ import Testing
 
     @Test func theCatalogRunsOnPostgreSQL() async throws {
         try await PostgresServer.with { server in
-            try await ServiceProcess.with("catalog", environment: ["DATABASE_URL": server.url]) { catalog in
-                try await catalog.waitUntilReady()
-                let created = try await catalog.api("/items", method: .post, body: #"{"name": "Pg", "price": 2, "stock": 1}"#)
+            try await UsersAndCatalog.with(catalog: ["DATABASE_URL": server.url]) { _, catalog, issuer in
+                let created = try await catalog.api("/items", method: .post, headers: try issuer.bearer(), body: #"{"name": "Pg", "price": 2, "stock": 1}"#)
                 #expect(created.status == .created)
                 let readiness = String(buffer: try await catalog.admin("/readyz").body ?? ByteBuffer())
                 #expect(readiness.contains(#""name":"database""#))
@@ -145,14 +188,14 @@ import Testing
     /// a NUL in a tag, found by schemathesis), and text that breaks the rules is never stored.
     @Test(arguments: ["sqlite", "postgres"])
     func badTextIsRefusedAlikeOnBothEngines(engine: String) async throws {
-        func check(_ catalog: ServiceProcess) async throws {
-            try await catalog.waitUntilReady()
-            let nulTag = try await catalog.api("/items", method: .post, body: #"{"name": "Lamp", "price": 3, "tags": ["a\u0000b"]}"#)
+        func check(_ catalog: ServiceProcess, _ issuer: TestIssuer) async throws {
+            let auth = try issuer.bearer()
+            let nulTag = try await catalog.api("/items", method: .post, headers: auth, body: #"{"name": "Lamp", "price": 3, "tags": ["a\u0000b"]}"#)
             #expect(nulTag.status == .unprocessableContent, "\(engine): NUL in a tag")
             let nulQuery = try await catalog.api("/items?tag=%00")
             #expect(nulQuery.status == .unprocessableContent, "\(engine): NUL in a query value")
             let combining = "e" + String(repeating: "\u{0301}", count: 5000)
-            let long = try await catalog.api("/items", method: .post, body: #"{"name": ""# + combining + #"", "price": 3}"#)
+            let long = try await catalog.api("/items", method: .post, headers: auth, body: #"{"name": ""# + combining + #"", "price": 3}"#)
             #expect(long.status == .unprocessableContent, "\(engine): 5001 code points are over maxLength 100")
             let page = String(buffer: try await catalog.api("/items").body ?? ByteBuffer())
             #expect(page.contains(#""total":0"#), "\(engine): nothing was stored: \(page)")
@@ -160,12 +203,12 @@ import Testing
         }
         if engine == "postgres" {
             try await PostgresServer.with { server in
-                try await ServiceProcess.with("catalog", environment: ["DATABASE_URL": server.url]) { try await check($0) }
+                try await UsersAndCatalog.with(catalog: ["DATABASE_URL": server.url]) { try await check($1, $2) }
             }
         } else {
             let data = try TemporaryDirectory.make(prefix: "text")
             defer { try? FileManager.default.removeItem(atPath: data) }
-            try await ServiceProcess.with("catalog", environment: ["DATABASE_URL": "sqlite:///\(data)/catalog.db"]) { try await check($0) }
+            try await UsersAndCatalog.with(catalog: ["DATABASE_URL": "sqlite:///\(data)/catalog.db"]) { try await check($1, $2) }
         }
     }
 }

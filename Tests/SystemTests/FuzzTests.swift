@@ -1,12 +1,15 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import FleetTestSupport
 import ServiceKitTesting
 import Testing
 
 /// No request can crash a service: the real `catalog` process under schemathesis (every operation
 /// of its /openapi.json) and under our own seeded hostile requests (Tests/Fuzz), with no 5xx, no
-/// malformed answer and `/livez` answering 200 after every request.
+/// malformed answer and `/livez` answering 200 after every request. Catalog's writes need a token:
+/// a real `users` runs beside it, and the fuzzers send a valid token so that the bodies are
+/// parsed past the authentication (and a share of the hostile requests send none).
 @Suite(.serialized, .timeLimit(.minutes(10))) struct FuzzTests {
     static let fuzz = BuiltProducts.repositoryRoot + "/Tests/Fuzz"
 
@@ -18,16 +21,18 @@ import Testing
     /// and `positive_data_acceptance` (text with NUL is refused with 422) fail today: see docs/testing.md.
     static let schemathesisChecks = "not_a_server_error,response_schema_conformance,content_type_conformance,response_headers_conformance"
 
-    /// The catalog on a SQLite file in a new temporary folder, on free ports; stopped (killed if
-    /// it must be) and its folder removed when `body` ends, whether or not it passed.
-    static func withCatalog<Value>(_ body: (ServiceProcess, String) async throws -> Value) async throws -> Value {
+    /// The catalog and the users service whose keys it checks tokens with, on SQLite files in a new
+    /// temporary folder, on free ports; stopped (killed if they must be) and the folder removed when
+    /// `body` ends, whether or not it passed. `body` gets a valid token of users' signing key.
+    static func withCatalog<Value>(_ body: (ServiceProcess, String, String) async throws -> Value) async throws -> Value {
         let folder = try TemporaryDirectory.make(prefix: "fuzz")
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let environment = ["DATABASE_URL": "sqlite:///\(folder)/catalog.db", "DATA_DIR": folder + "/data", "LOG_LEVEL": "warning"]
-        return try await ServiceProcess.with("catalog", environment: environment, directory: folder) { catalog in
-            try await catalog.waitUntilReady(timeout: .seconds(60))
-            let value = try await body(catalog, folder)
+        let users = ["DATABASE_URL": "sqlite:///\(folder)/users.db", "DATA_DIR": folder + "/users-data", "LOG_LEVEL": "warning"]
+        let catalog = ["DATABASE_URL": "sqlite:///\(folder)/catalog.db", "DATA_DIR": folder + "/data", "LOG_LEVEL": "warning"]
+        return try await UsersAndCatalog.with(users: users, catalog: catalog) { users, catalog, issuer in
+            let value = try await body(catalog, folder, try issuer.token())
             #expect(catalog.isRunning, "the catalog died: \(catalog.stderr.suffix(4000))")
+            #expect(users.isRunning, "users died: \(users.stderr.suffix(4000))")
             #expect(await catalog.stop() == 0, "the catalog did not stop cleanly: \(catalog.stderr.suffix(4000))")
             return value
         }
@@ -45,15 +50,16 @@ import Testing
     }
 
     /// Schemathesis generates valid and invalid path, query, header, cookie, JSON and multipart
-    /// inputs for every operation (300 per operation and phase, fixed seed, at most 110 s); every
-    /// answer must be below 500 and match its documented schema, content type and headers.
+    /// inputs for every operation (300 per operation and phase, fixed seed, at most 110 s), every
+    /// request with a valid token; every answer must be below 500 and match its documented schema,
+    /// content type and headers.
     @Test func schemathesisFindsNoServerErrorOnAnyOperation() async throws {
-        try await Self.withCatalog { catalog, folder in
+        try await Self.withCatalog { catalog, folder, token in
             let summaryFile = folder + "/schemathesis.json"
             let result = try await Self.python("run_schemathesis.py", [
                 "--base", "http://127.0.0.1:\(catalog.port)", "--admin-port", String(catalog.adminPort),
                 "--max-examples", "300", "--seed", String(Self.schemathesisSeed), "--time-limit", "110",
-                "--checks", Self.schemathesisChecks, "--summary", summaryFile,
+                "--checks", Self.schemathesisChecks, "--bearer", token, "--summary", summaryFile,
             ])
             #expect(result.status == 0, "schemathesis: \(result.output)\ncatalog stderr: \(catalog.stderr.suffix(4000))")
             let summary = try Self.summary(summaryFile)
@@ -66,7 +72,9 @@ import Testing
     }
 
     /// Our own generator: 3,000 malformed multipart, form and JSON bodies, odd query strings,
-    /// headers and cookies, over raw sockets (Tests/Fuzz/hostile_requests.py), at most 100 s.
+    /// headers and cookies, over raw sockets (Tests/Fuzz/hostile_requests.py), at most 100 s. Most
+    /// carry a valid token, so the bodies reach the parsers; a quarter carry none and are refused
+    /// (401 before the body is read), which must not yield a 5xx either.
     @Test func seededHostileRequestsGetNoServerErrorAndNeverKillTheService() async throws {
         // Kept when a case fails: the exact bytes of each failing request.
         let failures = try TemporaryDirectory.make(prefix: "fuzz-failures")
@@ -75,12 +83,12 @@ import Testing
                 try? FileManager.default.removeItem(atPath: failures)
             }
         }
-        try await Self.withCatalog { catalog, folder in
+        try await Self.withCatalog { catalog, folder, token in
             let summaryFile = folder + "/hostile.json"
             let result = try await Self.python("hostile_requests.py", [
                 "--port", String(catalog.port), "--admin-port", String(catalog.adminPort),
                 "--seed", String(Self.hostileSeed), "--count", "3000", "--time-limit", "100", "--max-failures", "20",
-                "--out", failures, "--summary", summaryFile,
+                "--bearer", token, "--anonymous-share", "0.25", "--out", failures, "--summary", summaryFile,
             ])
             #expect(result.status == 0, "hostile requests (failing requests kept in \(failures)): \(result.output)\ncatalog stderr: \(catalog.stderr.suffix(4000))")
             let summary = try Self.summary(summaryFile)
@@ -88,19 +96,26 @@ import Testing
             #expect((summary["sent"] as? Int ?? 0) >= 500, "too few requests: \(summary)")
             let statuses = try #require(summary["statuses"] as? [String: [String: Int]])
             #expect(Set(statuses.keys) == ["multipart", "form", "json", "query", "headers", "cookies"], "every kind was sent: \(statuses)")
+            // The bodies sent with the token got past it, and those sent without one were refused.
+            let byToken = try #require(summary["statuses_by_token"] as? [String: [String: [String: Int]]])
+            let withToken = byToken["with", default: [:]]["multipart", default: [:]]
+            let without = byToken["without", default: [:]]["multipart", default: [:]]
+            #expect(withToken.keys.contains { $0.split(separator: ",").first != "401" }, "uploads with a token were refused: \(withToken)")
+            #expect(without.keys.contains { $0.split(separator: ",").first == "401" }, "uploads without a token were not refused: \(without)")
         }
     }
 
     /// multipart-kit 4.7.1 indexed its 128-entry table of header-name bytes with any byte: one
-    /// unauthenticated upload whose part header name held 0xFF killed the process.
+    /// upload whose part header name held 0xFF killed the process. (Uploads now need a token, sent
+    /// here so that the body reaches the parser.)
     @Test func aMultipartPartWhoseHeaderNameHoldsAByteAbove0x7FIsRefusedAndTheServiceLives() async throws {
-        try await Self.withCatalog { catalog, _ in
-            let created = try await catalog.api("/items", method: .post, body: #"{"name": "Lamp", "price": 3}"#)
+        try await Self.withCatalog { catalog, _, token in
+            let created = try await catalog.api("/items", method: .post, headers: [.authorization: "Bearer \(token)"], body: #"{"name": "Lamp", "price": 3}"#)
             #expect(created.status == .created)
             for byte in [UInt8(0xFF)] + Array(UInt8(0x80)...UInt8(0xFE)) {
                 let body: [UInt8] = Array("--fuzz\r\nContent-Dispositi".utf8) + [byte] + Array(
                     "on: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\nnot really a PNG\r\n--fuzz--\r\n".utf8)
-                let head = "POST /items/1/image HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=fuzz\r\n"
+                let head = "POST /items/1/image HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nContent-Type: multipart/form-data; boundary=fuzz\r\n"
                     + "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
                 let connection = try RawHTTPConnection(port: catalog.port)
                 await connection.send(Array(head.utf8) + body)

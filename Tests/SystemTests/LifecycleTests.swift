@@ -1,28 +1,48 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import NIOCore
+import FleetTestSupport
 import ServiceKitTesting
 import Testing
 
 /// SIGTERM: readiness fails at once, serving goes on through SHUTDOWN_DELAY, in-flight requests
 /// are drained, and the process exits 0.
 @Suite(.serialized) struct LifecycleTests {
+    /// Waits until `service`'s `http_server_active_requests` gauge shows `count` requests in flight.
+    static func waitUntilInFlight(_ count: Int, _ service: ServiceProcess, timeout: Duration = .seconds(10)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        var last = ""
+        while ContinuousClock.now < deadline {
+            let scrape = String(buffer: try await service.admin("/metrics").body ?? ByteBuffer())
+            last = scrape.split(separator: "\n").first { $0.hasPrefix("http_server_active_requests ") }.map(String.init) ?? "(no gauge)"
+            if Double(last.dropFirst("http_server_active_requests ".count)) == Double(count) { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw HarnessError("not \(count) requests in flight within \(timeout): \(last)")
+    }
+
     @Test func slowRequestsInFlightAtSIGTERMAllSucceed() async throws {
         // The delay is long enough that the probes below land inside it even on a loaded machine
         // (CI runs the suites in parallel on two cores); each one checks that it did.
         let delay = Duration.seconds(3)
-        try await ServiceProcess.with("catalog", environment: ["SHUTDOWN_DELAY": "3s", "SHUTDOWN_TIMEOUT": "10s"]) { catalog in
-            try await catalog.waitUntilReady()
+        // Writes need a token: users runs too, and catalog checks the token against its keys.
+        try await UsersAndCatalog.with(catalog: ["SHUTDOWN_DELAY": "3s", "SHUTDOWN_TIMEOUT": "10s"]) { _, catalog, issuer in
+            let authorization = try issuer.authorization()
             let body = #"{"name": "Slow item", "price": 5, "stock": 1}"#
             let half = body.utf8.count / 2
             // Five clients that have sent half a request each: accepted and in flight.
             var connections: [RawHTTPConnection] = []
             for _ in 0..<5 {
                 let connection = try RawHTTPConnection(port: catalog.port)
-                await connection.send("POST /items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + String(body.prefix(half)))
+                await connection.send(
+                    "POST /items HTTP/1.1\r\nHost: x\r\nAuthorization: \(authorization)\r\nContent-Type: application/json\r\n"
+                        + "Content-Length: \(body.utf8.count)\r\n\r\n" + String(body.prefix(half))
+                )
                 connections.append(connection)
             }
-            try await Task.sleep(for: .milliseconds(200))
+            // All five accepted and waiting for the rest of their bodies before the signal.
+            try await Self.waitUntilInFlight(5, catalog)
             let signalled = ContinuousClock.now
             catalog.signal(SIGTERM)
             try await Task.sleep(for: .milliseconds(150))

@@ -177,6 +177,22 @@ import Testing
         }
     }
 
+    @Test func aKeyGivenInlineAsPEMSignsTheTokens() async throws {
+        let issuer = try TestIssuer()
+        try await withUsers(environment: ["JWT_PRIVATE_KEY": issuer.key.pemRepresentation]) { service in
+            try await service.api { client in
+                _ = try await client.register("ann")
+                let token = try #require(try object(try await client.token("ann"))["access_token"] as? String)
+                #expect(try tokenPart(token, 0)["kid"] as? String == issuer.kid)
+                let masked = try await service.admin { admin in
+                    let info = try object(try await admin.execute(uri: "/info", method: .get))
+                    return (info["config"] as? [String: Any])?["JWT_PRIVATE_KEY"] as? String
+                }
+                #expect(masked == "***", "/info never shows the key")
+            }
+        }
+    }
+
     @Test func theDocumentOffersThePasswordFlowAndMarksWhichRoutesNeedAToken() async throws {
         try await withUsers { service in
             try await service.api { client in

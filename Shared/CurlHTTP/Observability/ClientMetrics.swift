@@ -2,8 +2,17 @@ import CoreMetrics
 import Metrics
 
 /// The client's Prometheus-friendly metrics, named after OpenTelemetry's HTTP client conventions.
-struct ClientMetrics: Sendable {
+public struct ClientMetrics: Sendable {
     let factory: any MetricsFactory
+
+    /// Each metric's help text, for a factory that writes Prometheus' `# HELP` lines
+    /// (swift-metrics has no place for it).
+    public static let help: [String: String] = [
+        "http_client_request_duration_seconds": "Duration of calls to peer services, by peer, method, status and error.",
+        "http_client_requests_total": "Calls to peer services, by peer, method, status and error.",
+        "http_client_retries_total": "Retries of calls to peer services, sent or refused by the retry budget.",
+        "http_client_circuit_state": "Circuit breaker state per peer: 0 closed, 1 half-open, 2 open.",
+    ]
 
     init(factory: (any MetricsFactory)?) {
         self.factory = factory ?? MetricsSystem.factory

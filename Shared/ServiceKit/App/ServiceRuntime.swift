@@ -41,7 +41,7 @@ public final class ServiceRuntime: Sendable {
         var client = ClientConfiguration()
         client.timeout = configuration.peerTimeout
         client.logger = logger
-        client.metricsFactory = PrometheusMetricsFactory(registry: metrics.registry)
+        client.metricsFactory = DocumentedMetricsFactory(registry: metrics.registry, help: ClientMetrics.help)
         client.threadName = "curl-\(definition.name)"
         self.peers = Peers(client: CurlClient(configuration: client), urls: configuration.peers)
         let database = self.database

@@ -62,6 +62,10 @@ public struct ErrorMiddleware<Context: ServiceRequestContext>: RouterMiddleware 
                 return ProblemResponse.render(HTTPProblem.contentTooLarge)
             }
             return ProblemResponse.render(HTTPProblem(error.status, detail: error.body ?? error.status.reasonPhrase, headers: error.headers))
+        case let error as PeerAnswerError:
+            // A typed call whose answer the caller did not handle: it could not do its work.
+            context.logger.warning("peer answered an unexpected status", metadata: ["error": .string(error.description)])
+            return ProblemResponse.render(HTTPProblem(.badGateway, detail: "Upstream service failed"))
         case let error as CurlHTTPError:
             // A peer that failed is the gateway's problem to report, not an internal error.
             context.logger.warning("peer call failed", metadata: ["error": .string(error.description), "error_type": .string(error.kind)])

@@ -114,6 +114,42 @@ public struct APIRouter {
         add(.delete, path, status: status, summary: summary, description: description, operationID: operationID, errors: errors, responses: responses, handler)
     }
 
+    /// Serves `endpoint`, a route declared once for this service and its callers: the handler
+    /// takes the endpoint's `Path` and `Body` models first, then any other inputs, and returns its
+    /// answer model, so the route cannot drift from what callers were compiled against.
+    @inlinable
+    public func serve<P, B, O, each Extra: RouteInput>(
+        _ endpoint: Endpoint<P, B, O>, summary: String? = nil, description: String? = nil,
+        operationID: String? = nil, errors: [HTTPProblem] = [], responses: [DeclaredResponse] = [],
+        _ handler: @escaping @Sendable (Path<P>, Body<B>, repeat each Extra) async throws -> O
+    ) {
+        add(
+            endpoint.method, relativePath(of: endpoint), status: endpoint.status, summary: summary, description: description,
+            operationID: operationID, errors: errors, responses: responses, handler)
+    }
+
+    /// Serves a body-less `endpoint` (a `GET`, a `DELETE`): the handler takes its `Path` first.
+    @inlinable
+    public func serve<P, O, each Extra: RouteInput>(
+        _ endpoint: Endpoint<P, NoBody, O>, summary: String? = nil, description: String? = nil,
+        operationID: String? = nil, errors: [HTTPProblem] = [], responses: [DeclaredResponse] = [],
+        _ handler: @escaping @Sendable (Path<P>, repeat each Extra) async throws -> O
+    ) {
+        add(
+            endpoint.method, relativePath(of: endpoint), status: endpoint.status, summary: summary, description: description,
+            operationID: operationID, errors: errors, responses: responses, handler)
+    }
+
+    /// An endpoint's full path below this router's prefix; one outside it is a declaration problem.
+    @usableFromInline
+    func relativePath<P, B, O>(of endpoint: Endpoint<P, B, O>) -> String {
+        guard endpoint.path.hasPrefix(prefix) else {
+            table.check(endpoint.method, endpoint.path, "the endpoint's path is outside the group's prefix \(prefix)")
+            return endpoint.path
+        }
+        return String(endpoint.path.dropFirst(prefix.count))
+    }
+
     /// A route whose handler builds the whole response, kept out of the document (admin endpoints,
     /// the documentation pages, the document itself).
     public func on(_ method: HTTPRequest.Method, _ path: String, _ handler: @escaping @Sendable (Request, FleetContext) async throws -> Response) {

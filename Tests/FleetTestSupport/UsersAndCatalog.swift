@@ -1,7 +1,9 @@
 import Foundation
 import HTTPTypes
+import ServiceKitTesting
 
-/// Real users and catalog processes for system tests: users signs with `issuer`'s key, catalog
+/// Real users and catalog processes for system tests (the fleet's own test support, outside
+/// Shared/, which names no service): users signs with `issuer`'s key, catalog
 /// fetches users' JWKS to check tokens, so a test can sign a token with `issuer` (or get one
 /// from users' `/token`) and write to catalog with it. Both are stopped afterwards.
 public enum UsersAndCatalog {
@@ -22,12 +24,5 @@ public enum UsersAndCatalog {
                 return try await body(users, catalog, issuer)
             }
         }
-    }
-}
-
-extension TestIssuer {
-    /// Headers carrying a valid token of this issuer for `subject`.
-    public func bearer(subject: String = "1", scope: String? = nil) throws -> HTTPFields {
-        [.authorization: try authorization(subject: subject, scope: scope)]
     }
 }
