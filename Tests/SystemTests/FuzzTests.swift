@@ -71,6 +71,35 @@ import Testing
         }
     }
 
+    /// The same for users: registration (JSON), sign-in (form), the bearer route, reads, JWKS.
+    /// Passwords are hashed at bcrypt's cheapest cost so the run is about the inputs, and the
+    /// login throttle is high enough that schemathesis's sign-ins are checked, not refused.
+    @Test func schemathesisFindsNoServerErrorOnAnyUsersOperation() async throws {
+        let folder = try TemporaryDirectory.make(prefix: "fuzz-users")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let issuer = try TestIssuer()
+        let environment = [
+            "JWT_PRIVATE_KEY_FILE": issuer.pemFile, "BCRYPT_COST": "4", "LOGIN_MAX_FAILURES": "100000",
+            "DATABASE_URL": "sqlite:///\(folder)/users.db", "DATA_DIR": folder + "/data", "LOG_LEVEL": "warning",
+        ]
+        try await ServiceProcess.with("users", environment: environment) { users in
+            try await users.waitUntilReady()
+            let summaryFile = folder + "/schemathesis.json"
+            let result = try await Self.python("run_schemathesis.py", [
+                "--base", "http://127.0.0.1:\(users.port)", "--admin-port", String(users.adminPort),
+                "--max-examples", "300", "--seed", String(Self.schemathesisSeed), "--time-limit", "90",
+                "--checks", Self.schemathesisChecks, "--bearer", try issuer.token(), "--summary", summaryFile,
+            ])
+            #expect(result.status == 0, "schemathesis: \(result.output)\nusers stderr: \(users.stderr.suffix(4000))")
+            let summary = try Self.summary(summaryFile)
+            #expect(summary["alive"] as? Bool == true)
+            #expect((summary["operations"] as? Int ?? 0) >= 6, "every operation was tested: \(summary)")
+            #expect((summary["generated"] as? Int ?? 0) >= 500, "too few test cases: \(summary)")
+            #expect(users.isRunning, "users died: \(users.stderr.suffix(4000))")
+            #expect(await users.stop() == 0)
+        }
+    }
+
     /// Our own generator: 3,000 malformed multipart, form and JSON bodies, odd query strings,
     /// headers and cookies, over raw sockets (Tests/Fuzz/hostile_requests.py), at most 100 s. Most
     /// carry a valid token, so the bodies reach the parsers; a quarter carry none and are refused
