@@ -33,7 +33,7 @@ import Testing
                 let document = try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
                 #expect(document["openapi"] as? String == "3.1.1")
                 let paths = try #require(document["paths"] as? [String: [String: Any]])
-                #expect(Set(paths.keys) == ["/items", "/items/{id}", "/items/{id}/reserve", "/items/{id}/image"])
+                #expect(Set(paths.keys) == ["/items", "/items/{id}", "/items/{id}/reserve", "/items/{id}/release", "/items/{id}/image"])
                 let read = try #require(paths["/items/{id}"]?["get"] as? [String: Any])
                 #expect(read["operationId"] as? String == "get_items_id")
                 #expect(read["tags"] as? [String] == ["items"])
@@ -87,12 +87,14 @@ import Testing
                     "patch /items/{id}": "Change some fields of an item",
                     "delete /items/{id}": "Delete an item",
                     "post /items/{id}/reserve": "Reserve stock",
+                    "post /items/{id}/release": "Give reserved stock back",
                     "post /items/{id}/image": "Upload the item's image",
                 ])
                 #expect(descriptions == [
                     "get /items": "Filters by words (`q`) and tags, newest last.",
                     "get /items/{id}": "Answers 304 when `If-None-Match` names the current ETag.",
-                    "post /items/{id}/reserve": "Used by orders; atomic, 409 when the stock is short.",
+                    "post /items/{id}/reserve": "Used by orders; atomic, 409 when the stock is short. With `reservation_id` a retry reserves nothing more, and an id already released reserves nothing (409).",
+                    "post /items/{id}/release": "Orders' compensation. With `reservation_id` it releases that reservation once: a retry gives nothing more back.",
                 ])
             }
         }

@@ -133,6 +133,7 @@ import Testing
                     (.patch, "/items/\(id)", Self.plainJSON, ByteBuffer(string: #"{"name": "Changed"}"#)),
                     (.delete, "/items/\(id)", [:], nil),
                     (.post, "/items/\(id)/reserve", Self.plainJSON, ByteBuffer(string: #"{"quantity": 1}"#)),
+                    (.post, "/items/\(id)/release", Self.plainJSON, ByteBuffer(string: #"{"quantity": 1}"#)),
                     (.post, "/items/\(id)/image", form, image),
                 ]
                 for (method, uri, headers, body) in writes {

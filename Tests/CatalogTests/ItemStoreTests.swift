@@ -109,3 +109,47 @@ import Testing
         }
     }
 }
+
+/// Reservations with the caller's id: the retries compensation depends on.
+@Suite struct ReservationIDTests {
+    func withStore(_ engine: SQLEngine, _ body: (ItemStore) async throws -> Void) async throws {
+        try await ItemStoreTests().withStore(engine, body)
+    }
+
+    @Test(arguments: [SQLEngine.sqlite, .postgres])
+    func aReservationAndItsReleaseEachTakeEffectOnceHoweverOftenTheyAreSent(engine: SQLEngine) async throws {
+        try await withStore(engine) { store in
+            let item = try await store.create(ItemCreate(name: "Lamp", price: 3, stock: 10))
+            // Eight copies of one reservation at once: one takes stock, the others see it.
+            let outcomes = try await withThrowingTaskGroup(of: ItemStore.ReserveOutcome.self) { group in
+                for _ in 0..<8 { group.addTask { try await store.reserve(item.id, quantity: 3, reservationID: "order-1:0") } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(outcomes.allSatisfy { $0 == .reserved(remaining: 7) }, "\(outcomes)")
+            #expect(try await store.get(item.id)?.stock == 7)
+            #expect(try await store.reserve(item.id, quantity: 4, reservationID: "order-1:0") == .mismatch)
+
+            let releases = try await withThrowingTaskGroup(of: ItemStore.ReleaseOutcome.self) { group in
+                for _ in 0..<8 { group.addTask { try await store.release(item.id, quantity: 3, reservationID: "order-1:0") } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(releases.filter { $0 == .released(quantity: 3, stock: 10) }.count == 1, "\(releases)")
+            #expect(releases.filter { $0 == .released(quantity: 0, stock: 10) }.count == 7)
+            #expect(try await store.get(item.id)?.stock == 10)
+            #expect(try await store.reserve(item.id, quantity: 3, reservationID: "order-1:0") == .released, "a released id reserves nothing")
+        }
+    }
+
+    @Test(arguments: [SQLEngine.sqlite, .postgres])
+    func aReleaseThatOvertakesItsReservationLeavesTheStockAlone(engine: SQLEngine) async throws {
+        try await withStore(engine) { store in
+            let item = try await store.create(ItemCreate(name: "Lamp", price: 3, stock: 5))
+            #expect(try await store.release(item.id, quantity: 2, reservationID: "late") == .released(quantity: 0, stock: 5))
+            #expect(try await store.reserve(item.id, quantity: 2, reservationID: "late") == .released)
+            #expect(try await store.get(item.id)?.stock == 5)
+            // A short reservation leaves its id free for a later try.
+            #expect(try await store.reserve(item.id, quantity: 9, reservationID: "short") == .insufficient(available: 5))
+            #expect(try await store.reserve(item.id, quantity: 5, reservationID: "short") == .reserved(remaining: 0))
+        }
+    }
+}

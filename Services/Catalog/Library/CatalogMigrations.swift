@@ -36,5 +36,16 @@ enum CatalogMigrations {
                 stored_at TEXT NOT NULL)
             """
         ]),
+        // Reservations by the caller's id, so reserve and release can be retried safely.
+        Migration(3, "create item reservations", statements: [
+            """
+            CREATE TABLE item_reservations (
+                reservation_id TEXT PRIMARY KEY,
+                item_id BIGINT NOT NULL,
+                quantity BIGINT NOT NULL,
+                released INTEGER NOT NULL,
+                created_at TEXT NOT NULL)
+            """
+        ]),
     ]
 }

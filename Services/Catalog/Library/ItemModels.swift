@@ -57,10 +57,20 @@ public struct Conditional {
     public var ifNoneMatch: String?
 }
 
-/// `POST /items/{id}/reserve` body.
+/// `POST /items/{id}/reserve` and `POST /items/{id}/release` body.
 @Model
 public struct Reservation: Equatable {
     @Field(ge: 1, le: 1_000_000) public var quantity: Int
+    @Field(description: "The caller's id for this reservation: with it, reserve and release may be retried (each takes effect once)", minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9._:-]+$")
+    public var reservationId: String?
+}
+
+/// `POST /items/{id}/release` answer: what was given back and the stock now.
+@Model
+public struct ReleaseResult: Equatable {
+    public var itemId: Int
+    @Field(description: "Given back by this call: 0 when the reservation was released before") public var released: Int
+    public var stock: Int
 }
 
 /// `POST /items/{id}/reserve` answer: what is left after the reservation.

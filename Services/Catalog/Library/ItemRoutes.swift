@@ -16,8 +16,8 @@ struct ItemRoutes: Sendable {
             try await store.value.create(new.value)
         }
 
-        router.get(
-            "/{id}", summary: "Read an item", description: "Answers 304 when `If-None-Match` names the current ETag.",
+        router.serve(
+            CatalogAPI.readItem, summary: "Read an item", description: "Answers 304 when `If-None-Match` names the current ETag.",
             errors: [Self.notFound], responses: [Self.unchanged]
         ) {
             (path: Path<ItemPath>, condition: Header<Conditional>, store: Depends<ItemStore>) async throws -> Reply<Item> in
@@ -47,16 +47,36 @@ struct ItemRoutes: Sendable {
             return NoContent()
         }
 
-        router.post(
-            "/{id}/reserve", summary: "Reserve stock", description: "Used by orders; atomic, 409 when the stock is short.",
+        router.serve(
+            CatalogAPI.reserve, summary: "Reserve stock",
+            description: "Used by orders; atomic, 409 when the stock is short. With `reservation_id` a retry reserves nothing more, and an id already released reserves nothing (409).",
             errors: [Self.notFound, HTTPProblem(.conflict, "Insufficient stock")]
-        ) { (_: Depends<CurrentUser>, path: Path<ItemPath>, reservation: Body<Reservation>, store: Depends<ItemStore>) async throws -> ReservationResult in
+        ) { (path: Path<ItemPath>, reservation: Body<Reservation>, _: Depends<CurrentUser>, store: Depends<ItemStore>) async throws -> ReservationResult in
             let quantity = reservation.quantity
-            switch try await store.value.reserve(path.id, quantity: quantity) {
+            switch try await store.value.reserve(path.id, quantity: quantity, reservationID: reservation.reservationId) {
             case .reserved(let remaining):
                 return ReservationResult(itemId: path.id, reserved: quantity, stock: remaining)
             case .insufficient(let available):
                 throw HTTPProblem.conflict("Insufficient stock: \(available) available, \(quantity) requested")
+            case .released:
+                throw HTTPProblem.conflict("Reservation \(reservation.reservationId ?? "") was released")
+            case .mismatch:
+                throw HTTPProblem.conflict("Reservation \(reservation.reservationId ?? "") is for another item or quantity")
+            case .notFound:
+                throw Self.notFound
+            }
+        }
+
+        router.serve(
+            CatalogAPI.release, summary: "Give reserved stock back",
+            description: "Orders' compensation. With `reservation_id` it releases that reservation once: a retry gives nothing more back.",
+            errors: [Self.notFound, HTTPProblem(.conflict, "The reservation is for another item or quantity")]
+        ) { (path: Path<ItemPath>, release: Body<Reservation>, _: Depends<CurrentUser>, store: Depends<ItemStore>) async throws -> ReleaseResult in
+            switch try await store.value.release(path.id, quantity: release.quantity, reservationID: release.reservationId) {
+            case .released(let quantity, let stock):
+                return ReleaseResult(itemId: path.id, released: quantity, stock: stock)
+            case .mismatch:
+                throw HTTPProblem.conflict("Reservation \(release.reservationId ?? "") is for another item or quantity")
             case .notFound:
                 throw Self.notFound
             }

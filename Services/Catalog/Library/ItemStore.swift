@@ -16,6 +16,10 @@ public struct ItemStore: Injectable {
         case reserved(remaining: Int)
         case insufficient(available: Int)
         case notFound
+        /// The reservation id was released already: nothing is reserved under it again.
+        case released
+        /// The reservation id was used for another item or quantity.
+        case mismatch
     }
 
     /// Inserts an item and its tags in one transaction.
@@ -99,9 +103,30 @@ public struct ItemStore: Injectable {
 
     /// Takes `quantity` from stock in one conditional statement, so concurrent reservations can
     /// never sell more than there is.
-    public func reserve(_ id: Int, quantity: Int) async throws -> ReserveOutcome {
+    public func reserve(_ id: Int, quantity: Int, reservationID: String? = nil) async throws -> ReserveOutcome {
         let now = Self.now()
-        return try await database.write { db in
+        return try await database.transaction { db in
+            if let reservationID {
+                // The id is claimed first: of two calls racing with one id, the second waits for
+                // the first's commit and then finds the row. A retry reserves nothing more, and an
+                // id released (even before it arrived) reserves nothing at all.
+                let claimed = try await db.raw("""
+                    INSERT INTO item_reservations (reservation_id, item_id, quantity, released, created_at)
+                    VALUES (\(bind: reservationID), \(bind: id), \(bind: quantity), 0, \(bind: now))
+                    ON CONFLICT DO NOTHING RETURNING reservation_id
+                    """).first()
+                if claimed == nil {
+                    guard let known = try await db.raw("SELECT item_id, quantity, released FROM item_reservations WHERE reservation_id = \(bind: reservationID)").first() else {
+                        throw StoreError.noRowReturned
+                    }
+                    guard try known.decode(column: "item_id", as: Int.self) == id, try known.decode(column: "quantity", as: Int.self) == quantity else {
+                        return .mismatch
+                    }
+                    guard try known.decode(column: "released", as: Int.self) == 0 else { return .released }
+                    let stock = try await db.raw("SELECT stock FROM items WHERE id = \(bind: id)").first()?.decode(column: "stock", as: Int.self)
+                    return stock.map { .reserved(remaining: $0) } ?? .notFound
+                }
+            }
             let row = try await db.raw("""
                 UPDATE items SET stock = stock - \(bind: quantity), version = version + 1, updated_at = \(bind: now)
                 WHERE id = \(bind: id) AND stock >= \(bind: quantity)
@@ -110,10 +135,63 @@ public struct ItemStore: Injectable {
             if let remaining = try row?.decode(column: "stock", as: Int.self) {
                 return .reserved(remaining: remaining)
             }
+            if let reservationID {
+                // Nothing was reserved: the id stays free for a later attempt.
+                try await db.raw("DELETE FROM item_reservations WHERE reservation_id = \(bind: reservationID)").run()
+            }
             guard let current = try await db.raw("SELECT stock FROM items WHERE id = \(bind: id)").first() else {
                 return .notFound
             }
             return .insufficient(available: try current.decode(column: "stock", as: Int.self))
+        }
+    }
+
+    /// What a release came to.
+    public enum ReleaseOutcome: Sendable, Equatable {
+        /// The stock now, with `released` given back (0 when the reservation was released before).
+        case released(quantity: Int, stock: Int)
+        case notFound
+        /// The reservation is for another item or quantity.
+        case mismatch
+    }
+
+    /// Gives `quantity` back to an item's stock. With a reservation id it releases that
+    /// reservation exactly once (a retry gives nothing more back), and an id never reserved is
+    /// remembered as released, so a reservation that arrives late reserves nothing: retried
+    /// compensation can neither lose stock nor make it up.
+    public func release(_ id: Int, quantity: Int, reservationID: String? = nil) async throws -> ReleaseOutcome {
+        let now = Self.now()
+        return try await database.transaction { db in
+            var giveBack = quantity
+            if let reservationID {
+                let tombstone = try await db.raw("""
+                    INSERT INTO item_reservations (reservation_id, item_id, quantity, released, created_at)
+                    VALUES (\(bind: reservationID), \(bind: id), \(bind: quantity), 1, \(bind: now))
+                    ON CONFLICT DO NOTHING RETURNING reservation_id
+                    """).first()
+                if tombstone != nil {
+                    giveBack = 0
+                } else {
+                    guard let known = try await db.raw("SELECT item_id, quantity FROM item_reservations WHERE reservation_id = \(bind: reservationID)").first() else {
+                        throw StoreError.noRowReturned
+                    }
+                    guard try known.decode(column: "item_id", as: Int.self) == id, try known.decode(column: "quantity", as: Int.self) == quantity else {
+                        return .mismatch
+                    }
+                    let flipped = try await db.raw("""
+                        UPDATE item_reservations SET released = 1 WHERE reservation_id = \(bind: reservationID) AND released = 0
+                        RETURNING reservation_id
+                        """).first()
+                    if flipped == nil { giveBack = 0 }
+                }
+            }
+            let row = try await db.raw("""
+                UPDATE items SET stock = stock + \(bind: giveBack), version = version + \(bind: giveBack == 0 ? 0 : 1), updated_at = \(bind: now)
+                WHERE id = \(bind: id)
+                RETURNING stock
+                """).first()
+            guard let stock = try row?.decode(column: "stock", as: Int.self) else { return .notFound }
+            return .released(quantity: giveBack, stock: stock)
         }
     }
 

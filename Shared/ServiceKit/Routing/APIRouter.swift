@@ -140,6 +140,19 @@ public struct APIRouter {
             operationID: operationID, errors: errors, responses: responses, handler)
     }
 
+    /// Serves a body-less `endpoint` whose answer carries headers or another status as well
+    /// (`Reply<O>`: an ETag, a 304).
+    @inlinable
+    public func serve<P, O, each Extra: RouteInput>(
+        _ endpoint: Endpoint<P, NoBody, O>, summary: String? = nil, description: String? = nil,
+        operationID: String? = nil, errors: [HTTPProblem] = [], responses: [DeclaredResponse] = [],
+        _ handler: @escaping @Sendable (Path<P>, repeat each Extra) async throws -> Reply<O>
+    ) {
+        add(
+            endpoint.method, relativePath(of: endpoint), status: endpoint.status, summary: summary, description: description,
+            operationID: operationID, errors: errors, responses: responses, handler)
+    }
+
     /// An endpoint's full path below this router's prefix; one outside it is a declaration problem.
     @usableFromInline
     func relativePath<P, B, O>(of endpoint: Endpoint<P, B, O>) -> String {
