@@ -25,6 +25,8 @@ let package = Package(
         .executable(name: "catalog", targets: ["CatalogServer"]),
         .library(name: "Users", targets: ["Users"]),
         .executable(name: "users", targets: ["UsersServer"]),
+        .library(name: "Orders", targets: ["Orders"]),
+        .executable(name: "orders", targets: ["OrdersServer"]),
         .executable(name: "bench-servicekit", targets: ["BenchServiceKit"]),
     ],
     dependencies: [
@@ -151,6 +153,24 @@ let package = Package(
             name: "UsersServer",
             dependencies: ["Users", "ServiceKit"],
             path: "Services/Users/Executable",
+            swiftSettings: strict,
+            linkerSettings: serviceLinking
+        ),
+        .target(
+            name: "Orders",
+            dependencies: [
+                "ServiceKit", "Catalog",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "Services/Orders/Library",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "OrdersServer",
+            dependencies: ["Orders", "ServiceKit"],
+            path: "Services/Orders/Executable",
             swiftSettings: strict,
             linkerSettings: serviceLinking
         ),

@@ -31,7 +31,7 @@ cd "$(dirname "$0")/.."
 
 # name:api-port:admin-port — add a service here when you add one to Package.swift.
 # Each service's peers find it at <NAME>_URL, set below for every one of them.
-SERVICES=(users:8081:9081 catalog:8082:9082)
+SERVICES=(users:8081:9081 catalog:8082:9082 orders:8083:9083)
 
 offset=${FLEET_PORT_OFFSET:-0}
 bin_dir=${FLEET_BIN_DIR:-.build/debug}

@@ -70,6 +70,8 @@ private final class LocalFleet {
     var catalogAdmin: Int { 9082 + offset }
     var usersPort: Int { 8081 + offset }
     var usersAdmin: Int { 9081 + offset }
+    var ordersPort: Int { 8083 + offset }
+    var ordersAdmin: Int { 9083 + offset }
     /// The pid file `make run` passes to the script.
     var pidFile: String { BuiltProducts.repositoryRoot + "/.data/run-fleet-\(offset).pid" }
 
@@ -108,7 +110,7 @@ private final class LocalFleet {
             try await Task.sleep(for: .milliseconds(100))
         }
         record()
-        for (name, admin) in [("users", usersAdmin), ("catalog", catalogAdmin)] {
+        for (name, admin) in [("users", usersAdmin), ("catalog", catalogAdmin), ("orders", ordersAdmin)] {
             #expect(process.stderr.contains("\(name) ready"))
             #expect(try await ServiceProcess.request(port: admin, "/readyz").status == .ok)
             #expect(seen.contains { $0.name == name }, "no \(name) process among \(seen)")
@@ -137,7 +139,7 @@ private final class LocalFleet {
     func expectEverythingGone() async -> Int32? {
         let deadline = ContinuousClock.now + .seconds(60)
         func running() -> [ProcessEntry] { ([root].compactMap { $0 } + seen).filter(\.isRunning).sorted { $0.pid < $1.pid } }
-        func openPorts() -> [Int] { [usersPort, usersAdmin, catalogPort, catalogAdmin].filter { (try? RawHTTPConnection(port: $0)) != nil } }
+        func openPorts() -> [Int] { [usersPort, usersAdmin, catalogPort, catalogAdmin, ordersPort, ordersAdmin].filter { (try? RawHTTPConnection(port: $0)) != nil } }
         while (!running().isEmpty || !openPorts().isEmpty) && ContinuousClock.now < deadline {
             record()
             try? await Task.sleep(for: .milliseconds(100))
@@ -176,7 +178,7 @@ private final class LocalFleet {
     private static func freeOffset() throws -> Int {
         for _ in 0..<100 {
             let offset = Int.random(in: 11_000..<23_000)
-            if [8081 + offset, 9081 + offset, 8082 + offset, 9082 + offset].allSatisfy({ (try? RawHTTPConnection(port: $0)) == nil }) { return offset }
+            if [8081, 9081, 8082, 9082, 8083, 9083].map({ $0 + offset }).allSatisfy({ (try? RawHTTPConnection(port: $0)) == nil }) { return offset }
         }
         throw HarnessError("no free port offset")
     }

@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// A middleware a service adds to its API router, over ServiceKit's request context.
 public typealias ServiceMiddleware = any MiddlewareProtocol<Request, Response, FleetContext>
@@ -31,6 +32,9 @@ public struct ServiceDefinition: Sendable {
     public var readinessChecks: @Sendable (ServiceDependencies) -> [HealthCheck]
     /// The service's own middleware, inside ServiceKit's (see above).
     public var middleware: @Sendable (ServiceDependencies) -> [ServiceMiddleware]
+    /// Long-running work of the service's own (a retry loop, a publisher), run in its
+    /// `ServiceGroup` beside the servers: started with them, told to stop on SIGTERM.
+    public var services: @Sendable (ServiceDependencies) -> [any Service] = { _ in [] }
 
     public init(
         name: String,

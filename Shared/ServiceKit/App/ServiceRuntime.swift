@@ -139,6 +139,9 @@ public final class ServiceRuntime: Sendable {
             configuration: .init(address: .hostname(configuration.host, port: configuration.adminPort), serverName: "\(configuration.serviceName)-admin"),
             logger: logger
         )
+        let own = definition.services(dependencies).enumerated().map { index, service in
+            ServiceGroupConfiguration.ServiceConfiguration(service: service, serviceName: "\(definition.name)-\(index)")
+        }
         return [
             .init(service: DatabaseCloser(database: database, logger: logger), serviceName: "database"),
             .init(service: peers.client, serviceName: "peer-client"),
@@ -146,7 +149,7 @@ public final class ServiceRuntime: Sendable {
             .init(service: background, serviceName: "background-tasks"),
             .init(service: MigratingServer(runtime: self, server: api), serviceName: "api-server"),
             .init(service: ShutdownDelay(probes: probes, delay: configuration.shutdownDelay, logger: logger), serviceName: "shutdown-delay"),
-        ]
+        ] + own
     }
 }
 

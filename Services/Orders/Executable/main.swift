@@ -1,0 +1,4 @@
+import Orders
+import ServiceKit
+
+await ServiceMain.run(OrdersService.definition)
