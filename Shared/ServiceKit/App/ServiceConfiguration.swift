@@ -43,6 +43,9 @@ public struct ServiceConfiguration: Sendable {
     public var rateLimit: RateLimit?
     /// Where `/docs` and `/redoc` load their scripts and styles from (`DOCS_*_URL`; a CDN by default).
     public var docsAssets = DocsAssets()
+    /// `BACKGROUND_QUEUE_SIZE`, `BACKGROUND_CONCURRENCY`, `BACKGROUND_TIMEOUT`: the bounds of
+    /// background tasks.
+    public var background = BackgroundTasks.Limits()
     /// How access tokens are checked (`JWT_ISSUER`, `JWT_AUDIENCE`, `JWT_LEEWAY`, `JWKS_REFETCH_INTERVAL`).
     public var tokens = TokenSettings()
     /// Version, revision and build date reported by `/info` and `build_info`.
@@ -151,6 +154,9 @@ public struct ServiceConfiguration: Sendable {
             }
         )
         configuration.accessLog = accessLog
+        configuration.background.queueSize = try env.positiveInt("BACKGROUND_QUEUE_SIZE") ?? configuration.background.queueSize
+        configuration.background.concurrency = try env.positiveInt("BACKGROUND_CONCURRENCY") ?? configuration.background.concurrency
+        configuration.background.timeout = try env.duration("BACKGROUND_TIMEOUT", default: configuration.background.timeout)
         configuration.tokens.issuer = env.string("JWT_ISSUER") ?? configuration.tokens.issuer
         configuration.tokens.audience = env.string("JWT_AUDIENCE") ?? configuration.tokens.audience
         configuration.tokens.leeway = try env.duration("JWT_LEEWAY", default: configuration.tokens.leeway)
@@ -178,7 +184,7 @@ public struct ServiceConfiguration: Sendable {
         "HOST", "PORT", "ADMIN_PORT", "DATABASE_URL", "LOG_LEVEL", "SHUTDOWN_DELAY", "SHUTDOWN_TIMEOUT",
         "REQUEST_TIMEOUT", "PEER_TIMEOUT", "MAX_BODY_BYTES", "MAX_UPLOAD_BYTES", "UPLOAD_SPOOL_BYTES", "DATA_DIR", "RATE_LIMIT_RPS",
         "RATE_LIMIT_BURST", "JWT_PRIVATE_KEY_FILE", "JWT_PRIVATE_KEY", "JWT_ISSUER", "JWT_AUDIENCE", "BCRYPT_COST",
-        "JWT_LEEWAY", "JWKS_REFETCH_INTERVAL", "JWT_PREVIOUS_KEY_FILE", "JWT_NEXT_KEY_FILE", "JWT_TTL", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT",
+        "JWT_LEEWAY", "JWKS_REFETCH_INTERVAL", "BACKGROUND_QUEUE_SIZE", "BACKGROUND_CONCURRENCY", "BACKGROUND_TIMEOUT", "JWT_PREVIOUS_KEY_FILE", "JWT_NEXT_KEY_FILE", "JWT_TTL", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT",
         "OTEL_EXPORTER_OTLP_ENDPOINT", "SERVICE_VERSION", "DOCS_SWAGGER_JS_URL", "DOCS_SWAGGER_CSS_URL", "DOCS_REDOC_JS_URL", "ACCESS_LOG", "GIT_REVISION", "BUILD_DATE",
     ]
 

@@ -37,7 +37,7 @@ public final class ServiceRuntime: Sendable {
         self.metrics = ServiceMetrics(build: configuration.build)
         self.probes = Probes()
         self.database = try Database.open(configuration.database, logger: logger)
-        self.background = BackgroundTasks(logger: logger, registry: metrics.registry)
+        self.background = BackgroundTasks(logger: logger, registry: metrics.registry, limits: configuration.background)
         var client = ClientConfiguration()
         client.timeout = configuration.peerTimeout
         client.logger = logger
@@ -96,6 +96,8 @@ public final class ServiceRuntime: Sendable {
         if let timeout = configuration.requestTimeout {
             router.add(middleware: RequestTimeoutMiddleware<FleetContext>(timeout: timeout))
         }
+        // Inside the error middleware: a handler that throws drops the tasks it submitted.
+        router.add(middleware: BackgroundDeferralMiddleware<FleetContext>(tasks: background))
         for layer in definition.middleware(dependencies) { router.add(middleware: layer) }
         let api = APIRouter(router: router, table: routes, overrides: overrides)
         api.provide(database)

@@ -4,13 +4,54 @@ import ServiceLifecycle
 import Synchronization
 
 /// Work that runs after a response is sent (FastAPI's `BackgroundTasks`), owned by the service's
-/// `ServiceGroup`: on shutdown no new task is taken and the queued and running ones are drained.
+/// `ServiceGroup`.
+///
+/// - **After the response.** Submitted from inside a request, a task waits until the response's
+///   last byte has been written to the connection (`BackgroundDeferralMiddleware`); a handler
+///   that throws drops what it submitted, as FastAPI does. Submitted from anywhere else, it is
+///   queued at once.
+/// - **Bounded.** At most `limits.queueSize` tasks wait; past that a task is refused and counted
+///   (`background_tasks_rejected_total{reason="queue_full"}`) rather than slowing the request
+///   that submitted it: a handler's latency never depends on background work.
+/// - **Limited.** At most `limits.concurrency` run at once, each for at most `limits.timeout`
+///   (then it is cancelled, logged and counted as `outcome="timeout"`).
+/// - **Drained.** On shutdown no new task is taken; queued and running ones finish, within
+///   the group's `SHUTDOWN_TIMEOUT`, after which they are cancelled.
 public final class BackgroundTasks: Service, Sendable {
-    private struct Job: Sendable {
+    /// The bounds of the queue and of the work.
+    public struct Limits: Sendable, Equatable {
+        /// Tasks that may wait (`BACKGROUND_QUEUE_SIZE`, default 1000).
+        public var queueSize: Int = 1000
+        /// Tasks that may run at once (`BACKGROUND_CONCURRENCY`, default 16).
+        public var concurrency: Int = 16
+        /// The most one task may take (`BACKGROUND_TIMEOUT`, default 30 s).
+        public var timeout: Duration = .seconds(30)
+
+        public init(queueSize: Int = 1000, concurrency: Int = 16, timeout: Duration = .seconds(30)) {
+            self.queueSize = queueSize
+            self.concurrency = concurrency
+            self.timeout = timeout
+        }
+    }
+
+    struct Job: Sendable {
         let name: String
         let operation: @Sendable () async throws -> Void
     }
 
+    /// The tasks a request submitted, handed to the queue once its response is written.
+    final class Deferred: Sendable {
+        private let jobs = Mutex<[Job]>([])
+        func add(_ job: Job) { jobs.withLock { $0.append(job) } }
+        func take() -> [Job] { jobs.withLock { jobs in defer { jobs = [] }; return jobs } }
+        var isEmpty: Bool { jobs.withLock { $0.isEmpty } }
+    }
+
+    /// Bound while a request is being answered.
+    @TaskLocal static var deferred: Deferred?
+
+    /// The limits in force.
+    public let limits: Limits
     private let stream: AsyncStream<Job>
     private let continuation: AsyncStream<Job>.Continuation
     private let logger: Logger
@@ -18,54 +59,89 @@ public final class BackgroundTasks: Service, Sendable {
     private let queued: Gauge
     private let succeeded: Counter
     private let failed: Counter
-    private let rejected: Counter
+    private let timedOut: Counter
+    private let rejectedShutdown: Counter
+    private let rejectedFull: Counter
     private let accepting = Atomic<Bool>(true)
     private let running = Atomic<Int>(0)
+    private let waiting = Atomic<Int>(0)
 
     /// Failures are logged to `logger`; `background_tasks_*` go to `registry`.
-    public init(logger: Logger, registry: PrometheusCollectorRegistry) {
+    public init(logger: Logger, registry: PrometheusCollectorRegistry, limits: Limits = Limits()) {
         (stream, continuation) = AsyncStream.makeStream(of: Job.self)
         self.logger = logger
+        self.limits = limits
         inFlight = registry.makeGauge(descriptor: .named("background_tasks_in_flight", "Background tasks running now."))
         queued = registry.makeGauge(descriptor: .named("background_tasks_queued", "Background tasks waiting to start."))
         let completed = MetricNameDescriptor.named("background_tasks_completed_total", "Background tasks finished, by outcome.")
         succeeded = registry.makeCounter(descriptor: completed, labels: [("outcome", "success")])
         failed = registry.makeCounter(descriptor: completed, labels: [("outcome", "failure")])
-        rejected = registry.makeCounter(descriptor: .named("background_tasks_rejected_total", "Background tasks refused because the service was shutting down."))
+        timedOut = registry.makeCounter(descriptor: completed, labels: [("outcome", "timeout")])
+        let rejected = MetricNameDescriptor.named("background_tasks_rejected_total", "Background tasks refused: the service was shutting down, or the queue was full.")
+        rejectedShutdown = registry.makeCounter(descriptor: rejected, labels: [("reason", "shutdown")])
+        rejectedFull = registry.makeCounter(descriptor: rejected, labels: [("reason", "queue_full")])
     }
 
     /// Tasks running right now.
     public var runningCount: Int { running.load(ordering: .relaxed) }
 
-    /// Queues `operation`; returns false (and runs nothing) once shutdown has begun.
+    /// Submits `operation`, named `name` in logs. Inside a request it runs after the response
+    /// (true: taken; it may still be refused then, and is counted if so); elsewhere it is queued
+    /// now, and false means it was refused (shutdown or a full queue).
     @discardableResult
     public func submit(_ name: String, _ operation: @escaping @Sendable () async throws -> Void) -> Bool {
+        let job = Job(name: name, operation: operation)
+        if let deferred = Self.deferred {
+            deferred.add(job)
+            return true
+        }
+        return enqueue(job)
+    }
+
+    func enqueue(_ job: Job) -> Bool {
         guard accepting.load(ordering: .sequentiallyConsistent) else {
-            rejected.increment()
+            rejectedShutdown.increment()
+            return false
+        }
+        guard waiting.add(1, ordering: .relaxed).newValue <= limits.queueSize else {
+            waiting.subtract(1, ordering: .relaxed)
+            rejectedFull.increment()
+            logger.warning("background task refused: the queue is full", metadata: ["task": .string(job.name)])
             return false
         }
         queued.increment()
-        if case .terminated = continuation.yield(Job(name: name, operation: operation)) {
+        if case .terminated = continuation.yield(job) {
+            waiting.subtract(1, ordering: .relaxed)
             queued.decrement()
-            rejected.increment()
+            rejectedShutdown.increment()
             return false
         }
         return true
     }
 
     public func run() async throws {
-        await withDiscardingTaskGroup { group in
+        await withTaskGroup(of: Void.self) { group in
             await withGracefulShutdownHandler {
+                var active = 0
                 for await job in stream {
+                    if active >= limits.concurrency {
+                        await group.next()
+                        active -= 1
+                    }
+                    waiting.subtract(1, ordering: .relaxed)
                     queued.decrement()
+                    active += 1
                     group.addTask { await self.execute(job) }
                 }
             } onGracefulShutdown: {
                 self.accepting.store(false, ordering: .sequentiallyConsistent)
                 self.continuation.finish()
             }
+            await group.waitForAll()
         }
     }
+
+    struct TimedOut: Error {}
 
     private func execute(_ job: Job) async {
         inFlight.increment()
@@ -74,9 +150,21 @@ public final class BackgroundTasks: Service, Sendable {
             inFlight.decrement()
             running.subtract(1, ordering: .relaxed)
         }
+        let timeout = limits.timeout
         do {
-            try await job.operation()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await job.operation() }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    throw TimedOut()
+                }
+                defer { group.cancelAll() }
+                try await group.next()
+            }
             succeeded.increment()
+        } catch is TimedOut {
+            timedOut.increment()
+            logger.error("background task timed out", metadata: ["task": .string(job.name), "timeout_s": .stringConvertible(timeout.seconds)])
         } catch {
             failed.increment()
             logger.error("background task failed", metadata: ["task": .string(job.name), "error": .string(String(describing: error))])
