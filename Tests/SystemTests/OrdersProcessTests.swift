@@ -2,6 +2,9 @@ import FleetTestSupport
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import HummingbirdWSClient
+import Logging
+import Synchronization
 import ServiceKitTesting
 import Testing
 
@@ -159,6 +162,70 @@ import Testing
                     #expect(try Self.json(try await restarted.api("/orders"))["total"] as? Int == 0, "no half-written order")
                 }
             }
+        }
+    }
+
+    /// A client of `/ws/orders` that keeps every text message, until `count` have come.
+    final class EventClient: Sendable {
+        let texts = Mutex<[String]>([])
+        let count: Int
+        init(count: Int) { self.count = count }
+        var received: Int { texts.withLock { $0.count } }
+        /// The messages, parsed.
+        func messages() throws -> [[String: Any]] {
+            try texts.withLock { $0 }.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        }
+
+        func run(port: Int, query: String) async throws {
+            try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/ws/orders\(query)", logger: Logger(label: "ws-test")) { inbound, outbound, _ in
+                for try await message in inbound.messages(maxSize: 1 << 20) {
+                    guard case .text(let text) = message else { continue }
+                    let done = self.texts.withLock { texts in
+                        texts.append(text)
+                        return texts.count >= self.count
+                    }
+                    if done { break }
+                }
+                try await outbound.close(.normalClosure, reason: nil)
+            }
+        }
+    }
+
+    static func waitFor(_ condition: () async throws -> Bool, _ what: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try await !condition() {
+            try #require(ContinuousClock.now < deadline, "timed out waiting for \(what)")
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    @Test func everyClientOfTheOrdersStreamGetsEachEventAndSinceReplaysWhatItMissed() async throws {
+        try await Self.withOrders { _, catalog, orders, issuer, _ in
+            let lamp = try await Self.item(catalog, issuer, name: "Lamp", price: 2, stock: 10)
+            let first = try Self.json(try await Self.order(orders, issuer, [(lamp, 1)]))
+            let replaying = EventClient(count: 2)
+            let live = EventClient(count: 1)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await replaying.run(port: orders.port, query: "?since=0") }
+                group.addTask { try await live.run(port: orders.port, query: "") }
+                try await Self.waitFor({ replaying.received >= 1 }, "the replay of the first order")
+                try await Self.waitFor({
+                    String(buffer: try await orders.admin("/metrics").body ?? .init()).contains("websocket_connections 2")
+                }, "two open connections in the gauge")
+                let second = try Self.json(try await Self.order(orders, issuer, [(lamp, 2)]))
+                try await group.waitForAll()
+                let events = try replaying.messages()
+                #expect(events.map { $0["type"] as? String } == ["order.created", "order.created"])
+                #expect(events.map { ($0["data"] as? [String: Any])?["id"] as? Int } == [first["id"] as? Int, second["id"] as? Int])
+                let ids = events.compactMap { $0["id"] as? Int }
+                #expect(ids.count == 2 && ids[0] < ids[1], "ids increase: \(ids)")
+                #expect(events.allSatisfy { ($0["time"] as? String)?.hasPrefix("20") == true })
+                let seenLive = try live.messages()
+                #expect(seenLive.map { ($0["data"] as? [String: Any])?["id"] as? Int } == [second["id"] as? Int], "a client without since gets live events only")
+            }
+            try await Self.waitFor({
+                String(buffer: try await orders.admin("/metrics").body ?? .init()).contains("websocket_connections 0")
+            }, "the gauge back at zero")
         }
     }
 }

@@ -12,6 +12,7 @@ struct OrderRoutes: Sendable {
     static let keyInProgress = HTTPProblem(.conflict, "A request with this Idempotency-Key is still being answered")
 
     let compensator: Compensator
+    let publisher: OutboxPublisher
 
     func register(_ api: APIRouter) {
         let router = api.group("/orders", tags: ["orders"])
@@ -119,7 +120,9 @@ struct OrderRoutes: Sendable {
                     )])
                 }
             }
-            return try await store.commit(user: user, lines: lines, attempt: attempt, key: key)
+            let order = try await store.commit(user: user, lines: lines, attempt: attempt, key: key)
+            publisher.wake()
+            return order
         } catch {
             await compensator.release(attempt: attempt)
             throw error

@@ -139,8 +139,42 @@ public struct OrderStore: Injectable {
                 try await db.raw("UPDATE idempotency_keys SET order_id = \(bind: id) WHERE user_id = \(bind: user) AND key = \(bind: key)").run()
             }
             try await db.raw("DELETE FROM reservation_intents WHERE attempt = \(bind: attempt)").run()
-            return Order(id: id, userId: user, status: "placed", lines: lines, total: total, createdAt: now)
+            let order = Order(id: id, userId: user, status: "placed", lines: lines, total: total, createdAt: now)
+            var writer = JSONWriter(capacity: 512)
+            order.writeJSON(to: &writer)
+            try await db.raw("""
+                INSERT INTO outbox (type, time, data, published) VALUES ('order.created', \(bind: now), \(bind: String(buffer: writer.buffer)), 0)
+                """).run()
+            return order
         }
+    }
+
+    /// Events not yet published, oldest first.
+    public func unpublishedEvents(limit: Int = 100) async throws -> [OrderEvent] {
+        try await database.withConnection { db in
+            try await db.raw("SELECT * FROM outbox WHERE published = 0 ORDER BY id LIMIT \(bind: limit)").all().map(Self.event)
+        }
+    }
+
+    /// Events after `id`, oldest first: what a client that saw `id` missed.
+    public func events(after id: Int, limit: Int = 1000) async throws -> [OrderEvent] {
+        try await database.withConnection { db in
+            try await db.raw("SELECT * FROM outbox WHERE id > \(bind: id) ORDER BY id LIMIT \(bind: limit)").all().map(Self.event)
+        }
+    }
+
+    /// Marks events as published.
+    public func markPublished(upTo id: Int) async throws {
+        try await database.write { db in
+            try await db.raw("UPDATE outbox SET published = 1 WHERE published = 0 AND id <= \(bind: id)").run()
+        }
+    }
+
+    static func event(_ row: any SQLRow) throws -> OrderEvent {
+        OrderEvent(
+            id: try row.decode(column: "id", as: Int.self), type: try row.decode(column: "type", as: String.self),
+            time: try row.decode(column: "time", as: String.self), data: try row.decode(column: "data", as: String.self)
+        )
     }
 
     /// One order, or nil.

@@ -1,7 +1,8 @@
 import ServiceKit
 
 /// The orders service: orders placed with stock reserved through catalog, idempotent, with
-/// compensation that survives catalog being down and orders crashing.
+/// compensation that survives catalog being down and orders crashing, and `order.created` events
+/// published from an outbox to `/ws/orders`.
 public enum OrdersService {
     /// What `orders`' executable runs and what tests build in-process.
     public static let definition: ServiceDefinition = {
@@ -16,17 +17,32 @@ public enum OrdersService {
             migrations: OrdersMigrations.all
         ) { router, dependencies in
             router.provide(TokenVerifier.issuedBy(try dependencies.peers.peer("users"), configuration: dependencies.configuration, logger: dependencies.logger))
-            let store = OrderStore(database: dependencies.database)
-            router.provide(store)
-            OrderRoutes(compensator: try compensator(dependencies)).register(router)
+            router.provide(OrderStore(database: dependencies.database))
+            OrderRoutes(compensator: try compensator(dependencies), publisher: publisher(dependencies)).register(router)
         }
         definition.services = { dependencies in
-            (try? compensator(dependencies)).map { [$0] } ?? []
+            ((try? compensator(dependencies)).map { [$0] } ?? []) + [publisher(dependencies)]
+        }
+        definition.webSockets = { dependencies in
+            [hub(dependencies).route(store: OrderStore(database: dependencies.database))]
         }
         return definition
     }()
 
     static func compensator(_ dependencies: ServiceDependencies) throws -> Compensator {
-        Compensator(store: OrderStore(database: dependencies.database), catalog: try dependencies.peers.peer("catalog"), logger: dependencies.logger)
+        let catalog = try dependencies.peers.peer("catalog")
+        return dependencies.shared.value {
+            Compensator(store: OrderStore(database: dependencies.database), catalog: catalog, logger: dependencies.logger)
+        }
+    }
+
+    static func hub(_ dependencies: ServiceDependencies) -> EventHub {
+        dependencies.shared.value { EventHub(registry: dependencies.metrics.registry) }
+    }
+
+    static func publisher(_ dependencies: ServiceDependencies) -> OutboxPublisher {
+        dependencies.shared.value {
+            OutboxPublisher(store: OrderStore(database: dependencies.database), hub: hub(dependencies), logger: dependencies.logger)
+        }
     }
 }

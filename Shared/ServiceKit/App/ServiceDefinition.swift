@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// A middleware a service adds to its API router, over ServiceKit's request context.
 public typealias ServiceMiddleware = any MiddlewareProtocol<Request, Response, FleetContext>
@@ -36,6 +37,9 @@ public struct ServiceDefinition: Sendable {
     /// Long-running work of the service's own (a retry loop, a publisher), run in its
     /// `ServiceGroup` beside the servers: started with them, told to stop on SIGTERM.
     public var services: @Sendable (ServiceDependencies) -> [any Service] = { _ in [] }
+    /// WebSocket endpoints on the API port (`/ws/orders`); none by default, and then the server
+    /// is plain HTTP/1.1.
+    public var webSockets: @Sendable (ServiceDependencies) throws -> [WebSocketRoute] = { _ in [] }
 
     public init(
         name: String,
@@ -72,4 +76,27 @@ public struct ServiceDependencies: Sendable {
     public let metrics: ServiceMetrics
     /// The service's declared peers, through its one HTTP client.
     public let peers: Peers
+    /// Values the service's routes, WebSocket routes and services share, built once per runtime.
+    public let shared: SharedValues
+}
+
+/// One value per type for the lifetime of a service's runtime: what its routes, WebSocket routes
+/// and long-running services share (an event hub, a publisher), built by the first that asks.
+public final class SharedValues: Sendable {
+    private let values = Mutex<[ObjectIdentifier: any Sendable]>([:])
+
+    public init() {}
+
+    /// The value of type `T`, made by `make` on first use. `make` runs outside the lock, so it may
+    /// ask for other shared values; of two first uses racing, the first stored wins.
+    public func value<T: Sendable>(_ type: T.Type = T.self, _ make: () throws -> T) rethrows -> T {
+        let key = ObjectIdentifier(type)
+        if let value = values.withLock({ $0[key] }) as? T { return value }
+        let made = try make()
+        return values.withLock { values in
+            if let value = values[key] as? T { return value }
+            values[key] = made
+            return made
+        }
+    }
 }

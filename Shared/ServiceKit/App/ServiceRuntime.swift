@@ -1,6 +1,8 @@
 import CurlHTTP
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
 import Logging
 import Prometheus
 import ServiceLifecycle
@@ -28,6 +30,8 @@ public final class ServiceRuntime: Sendable {
     public let routes = RouteTable()
     /// The peers, called through one CurlHTTP client whose metrics join the service's registry.
     public let peers: Peers
+    /// What the definition's closures share (`ServiceDependencies.shared`).
+    public let shared = SharedValues()
     /// Opens the database and registers the readiness checks; nothing runs until `makeServices()`.
     public init(definition: ServiceDefinition, configuration: ServiceConfiguration, logger: Logger, logLevels: LogLevels) throws {
         self.definition = definition
@@ -71,7 +75,7 @@ public final class ServiceRuntime: Sendable {
 
     /// What routes receive.
     public var dependencies: ServiceDependencies {
-        ServiceDependencies(configuration: configuration, database: database, logger: logger, background: background, metrics: metrics, peers: peers)
+        ServiceDependencies(configuration: configuration, database: database, logger: logger, background: background, metrics: metrics, peers: peers, shared: shared)
     }
 
     /// Applies pending migrations, then opens readiness.
@@ -130,8 +134,10 @@ public final class ServiceRuntime: Sendable {
     /// their types; that was 8% of a service's start-up CPU.
     public func makeServices() throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         let probes = self.probes
+        let sockets = try definition.webSockets(dependencies)
         let api = Application(
             router: try makeAPIRouter(),
+            server: sockets.isEmpty ? .http1() : Self.upgrading(to: sockets),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: configuration.serviceName),
             onServerRunning: { _ in probes.markServing() },
             logger: logger
@@ -152,6 +158,19 @@ public final class ServiceRuntime: Sendable {
             .init(service: MigratingServer(runtime: self, server: api), serviceName: "api-server"),
             .init(service: ShutdownDelay(probes: probes, delay: configuration.shutdownDelay, logger: logger), serviceName: "shutdown-delay"),
         ] + own
+    }
+}
+
+extension ServiceRuntime {
+    /// An HTTP/1.1 server that upgrades `GET`s to the declared WebSocket paths.
+    static func upgrading(to sockets: [WebSocketRoute]) -> HTTPServerBuilder {
+        let routes = Dictionary(sockets.map { (Substring($0.path), $0) }, uniquingKeysWith: { first, _ in first })
+        return .http1WebSocketUpgrade(configuration: .init(ws: .init(maxFrameSize: 1 << 14, autoPing: .enabled(timePeriod: .seconds(30))))) { request, _, _ in
+            guard request.method == .get, let route = routes[WebSocketRoute.path(of: request)] else { return .dontUpgrade }
+            return .upgrade([:]) { inbound, outbound, context in
+                try await route.handler(request, inbound, outbound, context.logger)
+            }
+        }
     }
 }
 
