@@ -228,4 +228,34 @@ import Testing
             }, "the gauge back at zero")
         }
     }
+
+    /// Two orders processes on one PostgreSQL: a client of one receives the events of orders
+    /// placed on the other (each follows the shared outbox).
+    @Test func aClientOfOneReplicaReceivesTheEventsOfOrdersPlacedOnAnother() async throws {
+        try await PostgresServer.with { server in
+            try await UsersAndCatalog.with { users, catalog, issuer in
+                let environment = [
+                    "USERS_URL": "http://127.0.0.1:\(users.port)", "CATALOG_URL": "http://127.0.0.1:\(catalog.port)", "DATABASE_URL": server.url,
+                ]
+                try await ServiceProcess.with("orders", environment: environment) { first in
+                    try await first.waitUntilReady()
+                    try await ServiceProcess.with("orders", environment: environment) { second in
+                        try await second.waitUntilReady()
+                        let lamp = try await Self.item(catalog, issuer, name: "Lamp", price: 2, stock: 10)
+                        let client = EventClient(count: 1)
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            group.addTask { try await client.run(port: second.port, query: "") }
+                            try await Self.waitFor({
+                                String(buffer: try await second.admin("/metrics").body ?? .init()).contains("websocket_connections 1")
+                            }, "the client connected to the second replica")
+                            let placed = try Self.json(try await Self.order(first, issuer, [(lamp, 1)]))
+                            try await group.waitForAll()
+                            let events = try client.messages()
+                            #expect(events.map { ($0["data"] as? [String: Any])?["id"] as? Int } == [placed["id"] as? Int])
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

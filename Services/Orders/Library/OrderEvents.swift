@@ -119,33 +119,41 @@ public final class EventHub: Sendable {
     }
 }
 
-/// Publishes the outbox: every event not yet published is sent to the hub, then marked. A crash
-/// between the two sends it again after the restart (at least once; the id is stable). Woken by
-/// each commit, and every second in case another replica wrote.
+/// Publishes the outbox to this process's clients: every event after its cursor is sent to the
+/// hub, then marked published. A process starts at the oldest event never published, so a crash
+/// between a commit and its publication sends it after the restart (at least once; ids are
+/// stable, and clients skip what they saw). Replicas on one PostgreSQL each follow the shared
+/// outbox, so a client of any replica receives the events of orders placed on every one. Woken by
+/// each commit here, and every `interval` for those of other replicas.
 public struct OutboxPublisher: Service {
     let store: OrderStore
     let hub: EventHub
     let logger: Logger
+    let interval: Duration
     let nudges: AsyncStream<Void>
     let nudge: AsyncStream<Void>.Continuation
 
-    public init(store: OrderStore, hub: EventHub, logger: Logger) {
+    public init(store: OrderStore, hub: EventHub, logger: Logger, interval: Duration = .milliseconds(500)) {
         self.store = store
         self.hub = hub
         self.logger = logger
+        self.interval = interval
         (nudges, nudge) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Asks for a publication pass now (after a commit).
     public func wake() { nudge.yield() }
 
-    func publishPending() async {
+    /// Sends every event after `cursor`, moving it on.
+    func publish(after cursor: inout Int?) async {
         do {
-            while true {
-                let events = try await store.unpublishedEvents()
+            if cursor == nil { cursor = try await store.publicationStart() }
+            while let current = cursor {
+                let events = try await store.events(after: current, limit: 100)
                 guard let lastID = events.last?.id else { return }
                 for event in events { hub.broadcast(event) }
                 try await store.markPublished(upTo: lastID)
+                cursor = lastID
             }
         } catch {
             logger.warning("could not publish the outbox; retrying", metadata: ["error": .string("\(error)")])
@@ -154,17 +162,19 @@ public struct OutboxPublisher: Service {
 
     public func run() async throws {
         let nudge = self.nudge
+        let interval = self.interval
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(1))
+                    try? await Task.sleep(for: interval)
                     nudge.yield()
                 }
             }
             await cancelWhenGracefulShutdown {
-                await publishPending()
+                var cursor: Int?
+                await publish(after: &cursor)
                 for await _ in nudges {
-                    await publishPending()
+                    await publish(after: &cursor)
                 }
             }
             group.cancelAll()

@@ -149,17 +149,21 @@ public struct OrderStore: Injectable {
         }
     }
 
-    /// Events not yet published, oldest first.
-    public func unpublishedEvents(limit: Int = 100) async throws -> [OrderEvent] {
-        try await database.withConnection { db in
-            try await db.raw("SELECT * FROM outbox WHERE published = 0 ORDER BY id LIMIT \(bind: limit)").all().map(Self.event)
-        }
-    }
-
     /// Events after `id`, oldest first: what a client that saw `id` missed.
     public func events(after id: Int, limit: Int = 1000) async throws -> [OrderEvent] {
         try await database.withConnection { db in
             try await db.raw("SELECT * FROM outbox WHERE id > \(bind: id) ORDER BY id LIMIT \(bind: limit)").all().map(Self.event)
+        }
+    }
+
+    /// Where a starting publisher resumes: just before the oldest event never published, or
+    /// after the newest when all were.
+    public func publicationStart() async throws -> Int {
+        try await database.withConnection { db in
+            if let first = try await db.raw("SELECT MIN(id) AS id FROM outbox WHERE published = 0").first()?.decode(column: "id", as: Int?.self) {
+                return first - 1
+            }
+            return try await db.raw("SELECT MAX(id) AS id FROM outbox").first()?.decode(column: "id", as: Int?.self) ?? 0
         }
     }
 
