@@ -234,6 +234,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "OrdersTests",
+            dependencies: ["Orders", "Catalog", "ServiceKit", "ServiceKitTesting", .product(name: "Prometheus", package: "swift-prometheus")],
+            path: "Tests/OrdersTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "UsersTests",
             dependencies: ["Users", "ServiceKit", "ServiceKitTesting", .product(name: "JWTKit", package: "jwt-kit")],
             path: "Tests/UsersTests",
