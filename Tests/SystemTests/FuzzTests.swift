@@ -100,6 +100,38 @@ import Testing
         }
     }
 
+    /// The same for orders, behind real users and catalog processes: the order body (nested
+    /// lines), `Idempotency-Key`, the `user_id` filter, paths and pages. Schemathesis's items
+    /// mostly do not exist (422 naming the line) and its keys mostly repeat with other bodies (422).
+    @Test func schemathesisFindsNoServerErrorOnAnyOrdersOperation() async throws {
+        let folder = try TemporaryDirectory.make(prefix: "fuzz-orders")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try await UsersAndCatalog.with(catalog: ["DATABASE_URL": "sqlite:///\(folder)/catalog.db", "DATA_DIR": folder, "LOG_LEVEL": "warning"]) { users, catalog, issuer in
+            _ = try await catalog.api("/items", method: .post, headers: issuer.bearer(), body: #"{"name": "Lamp", "price": 2, "stock": 1000000}"#)
+            let environment = [
+                "USERS_URL": "http://127.0.0.1:\(users.port)", "CATALOG_URL": "http://127.0.0.1:\(catalog.port)",
+                "DATABASE_URL": "sqlite:///\(folder)/orders.db", "DATA_DIR": folder, "LOG_LEVEL": "warning",
+            ]
+            try await ServiceProcess.with("orders", environment: environment) { orders in
+                try await orders.waitUntilReady()
+                let summaryFile = folder + "/schemathesis.json"
+                let result = try await Self.python("run_schemathesis.py", [
+                    "--base", "http://127.0.0.1:\(orders.port)", "--admin-port", String(orders.adminPort),
+                    "--max-examples", "300", "--seed", String(Self.schemathesisSeed), "--time-limit", "90",
+                    "--checks", Self.schemathesisChecks, "--bearer", try issuer.token(), "--summary", summaryFile,
+                ])
+                #expect(result.status == 0, "schemathesis: \(result.output)\norders stderr: \(orders.stderr.suffix(4000))")
+                let summary = try Self.summary(summaryFile)
+                #expect(summary["alive"] as? Bool == true)
+                #expect((summary["operations"] as? Int ?? 0) >= 3, "every operation was tested: \(summary)")
+                #expect((summary["generated"] as? Int ?? 0) >= 300, "too few test cases: \(summary)")
+                #expect(orders.isRunning, "orders died: \(orders.stderr.suffix(4000))")
+                #expect(catalog.isRunning)
+                #expect(await orders.stop() == 0)
+            }
+        }
+    }
+
     /// Our own generator: 3,000 malformed multipart, form and JSON bodies, odd query strings,
     /// headers and cookies, over raw sockets (Tests/Fuzz/hostile_requests.py), at most 100 s. Most
     /// carry a valid token, so the bodies reach the parsers; a quarter carry none and are refused

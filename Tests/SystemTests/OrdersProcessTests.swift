@@ -258,4 +258,36 @@ import Testing
             }
         }
     }
+
+    /// The whole path as a user takes it: register and sign in at users, place an order at orders
+    /// with that token, see its event on the stream and the stock go down at catalog; an order for
+    /// too much leaves every level as it was and stores nothing.
+    @Test func aRegisteredUserPlacesAnOrderSeesItsEventAndTheStockGoesDown() async throws {
+        try await Self.withOrders { users, catalog, orders, issuer, _ in
+            let registered = try await users.api("/users", method: .post, body: #"{"username": "ann", "email": "ann@example.org", "password": "correct horse"}"#)
+            #expect(registered.status == .created)
+            let signedIn = try await users.api("/token", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"], body: "username=ann&password=correct+horse")
+            let token = try #require(try Self.json(signedIn)["access_token"] as? String)
+            let bearer: HTTPFields = [.authorization: "Bearer \(token)"]
+            let lamp = try await Self.item(catalog, issuer, name: "Lamp", price: 2, stock: 4)
+            let client = EventClient(count: 1)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await client.run(port: orders.port, query: "") }
+                try await Self.waitFor({
+                    String(buffer: try await orders.admin("/metrics").body ?? .init()).contains("websocket_connections 1")
+                }, "the stream's client")
+                let placed = try await orders.api("/orders", method: .post, headers: bearer, body: #"{"lines": [{"item_id": \#(lamp), "quantity": 3}]}"#)
+                #expect(placed.status == .created)
+                let order = try Self.json(placed)
+                #expect(order["user_id"] as? String == (try Self.json(registered))["id"].map { "\($0)" })
+                try await group.waitForAll()
+                #expect(try client.messages().first.flatMap { ($0["data"] as? [String: Any])?["id"] as? Int } == order["id"] as? Int)
+            }
+            #expect(try await Self.stock(catalog, lamp) == 1)
+            let tooMuch = try await orders.api("/orders", method: .post, headers: bearer, body: #"{"lines": [{"item_id": \#(lamp), "quantity": 2}]}"#)
+            #expect(tooMuch.status == .conflict)
+            #expect(try await Self.stock(catalog, lamp) == 1)
+            #expect(try Self.json(try await orders.api("/orders"))["total"] as? Int == 1)
+        }
+    }
 }
