@@ -71,6 +71,25 @@ import Testing
         }
     }
 
+    /// Runs schemathesis on `service` (300 examples per operation and phase, the fixed seed, at
+    /// most 90 s, every request with `token`) and checks it found nothing, kept the service alive
+    /// and tested at least `operations` operations with `cases` cases.
+    static func schemathesis(_ service: ServiceProcess, token: String, folder: String, operations: Int, cases: Int) async throws {
+        let summaryFile = folder + "/schemathesis.json"
+        let result = try await Self.python("run_schemathesis.py", [
+            "--base", "http://127.0.0.1:\(service.port)", "--admin-port", String(service.adminPort),
+            "--max-examples", "300", "--seed", String(schemathesisSeed), "--time-limit", "90",
+            "--checks", schemathesisChecks, "--bearer", token, "--summary", summaryFile,
+        ])
+        #expect(result.status == 0, "schemathesis: \(result.output)\nstderr: \(service.stderr.suffix(4000))")
+        let summary = try Self.summary(summaryFile)
+        #expect(summary["alive"] as? Bool == true)
+        #expect((summary["operations"] as? Int ?? 0) >= operations, "every operation was tested: \(summary)")
+        #expect((summary["generated"] as? Int ?? 0) >= cases, "too few test cases: \(summary)")
+        #expect(service.isRunning, "the service died: \(service.stderr.suffix(4000))")
+        #expect(await service.stop() == 0)
+    }
+
     /// The same for users: registration (JSON), sign-in (form), the bearer route, reads, JWKS.
     /// Passwords are hashed at bcrypt's cheapest cost so the run is about the inputs, and the
     /// login throttle is high enough that schemathesis's sign-ins are checked, not refused.
@@ -84,19 +103,7 @@ import Testing
         ]
         try await ServiceProcess.with("users", environment: environment) { users in
             try await users.waitUntilReady()
-            let summaryFile = folder + "/schemathesis.json"
-            let result = try await Self.python("run_schemathesis.py", [
-                "--base", "http://127.0.0.1:\(users.port)", "--admin-port", String(users.adminPort),
-                "--max-examples", "300", "--seed", String(Self.schemathesisSeed), "--time-limit", "90",
-                "--checks", Self.schemathesisChecks, "--bearer", try issuer.token(), "--summary", summaryFile,
-            ])
-            #expect(result.status == 0, "schemathesis: \(result.output)\nusers stderr: \(users.stderr.suffix(4000))")
-            let summary = try Self.summary(summaryFile)
-            #expect(summary["alive"] as? Bool == true)
-            #expect((summary["operations"] as? Int ?? 0) >= 6, "every operation was tested: \(summary)")
-            #expect((summary["generated"] as? Int ?? 0) >= 500, "too few test cases: \(summary)")
-            #expect(users.isRunning, "users died: \(users.stderr.suffix(4000))")
-            #expect(await users.stop() == 0)
+            try await Self.schemathesis(users, token: try issuer.token(), folder: folder, operations: 6, cases: 500)
         }
     }
 
@@ -114,20 +121,8 @@ import Testing
             ]
             try await ServiceProcess.with("orders", environment: environment) { orders in
                 try await orders.waitUntilReady()
-                let summaryFile = folder + "/schemathesis.json"
-                let result = try await Self.python("run_schemathesis.py", [
-                    "--base", "http://127.0.0.1:\(orders.port)", "--admin-port", String(orders.adminPort),
-                    "--max-examples", "300", "--seed", String(Self.schemathesisSeed), "--time-limit", "90",
-                    "--checks", Self.schemathesisChecks, "--bearer", try issuer.token(), "--summary", summaryFile,
-                ])
-                #expect(result.status == 0, "schemathesis: \(result.output)\norders stderr: \(orders.stderr.suffix(4000))")
-                let summary = try Self.summary(summaryFile)
-                #expect(summary["alive"] as? Bool == true)
-                #expect((summary["operations"] as? Int ?? 0) >= 3, "every operation was tested: \(summary)")
-                #expect((summary["generated"] as? Int ?? 0) >= 300, "too few test cases: \(summary)")
-                #expect(orders.isRunning, "orders died: \(orders.stderr.suffix(4000))")
+                try await Self.schemathesis(orders, token: try issuer.token(), folder: folder, operations: 3, cases: 300)
                 #expect(catalog.isRunning)
-                #expect(await orders.stop() == 0)
             }
         }
     }
