@@ -119,6 +119,7 @@ import Testing
     static let taskStarted = Mutex<ContinuousClock.Instant?>(nil)
     static let handlerReturned = Mutex<ContinuousClock.Instant?>(nil)
     static let droppedRan = Atomic<Bool>(false)
+    static let lateRan = Atomic<Bool>(false)
 
     static let definition = ServiceDefinition(name: "deferring", defaultPort: 0, defaultAdminPort: 0) { router, dependencies in
         let background = dependencies.background
@@ -133,13 +134,21 @@ import Testing
                 try await writer.finish(nil)
             })
         }
+        // A task the handler starts submits once the response is long gone: it must still run.
+        router.get("/spawns") { () -> NoContent in
+            Task {
+                try await Task.sleep(for: .milliseconds(200))
+                background.submit("late") { lateRan.store(true, ordering: .relaxed) }
+            }
+            return NoContent()
+        }
         router.get("/throws") { () -> NoContent in
             background.submit("dropped") { droppedRan.store(true, ordering: .relaxed) }
             throw HTTPProblem(.conflict, "no")
         }
     }
 
-    @Test func aTaskStartsOnlyOnceTheLastByteIsWrittenAndAFailedHandlersTasksAreDropped() async throws {
+    @Test func aTaskStartsOnlyOnceTheLastByteIsWrittenAndAFailedHandlersTasksAreDroppedAndLateOnesStillRun() async throws {
         try await InProcessService.with(Self.definition) { service in
             let group = ServiceGroup(services: [service.runtime.background], logger: Logger(label: "test"))
             try await withThrowingTaskGroup(of: Void.self) { running in
@@ -148,9 +157,12 @@ import Testing
                     let answer = try await client.execute(uri: "/slow-body", method: .get)
                     #expect(String(buffer: answer.body) == "first last")
                     #expect(try await client.execute(uri: "/throws", method: .get).status == .conflict)
+                    #expect(try await client.execute(uri: "/spawns", method: .get).status == .noContent)
                 }
                 let deadline = ContinuousClock.now + .seconds(30)
-                while Self.taskStarted.withLock({ $0 }) == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+                while Self.taskStarted.withLock({ $0 }) == nil || !Self.lateRan.load(ordering: .relaxed), ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
                 await group.triggerGracefulShutdown()
                 try await running.waitForAll()
             }
@@ -160,5 +172,7 @@ import Testing
         #expect(started - returned >= .milliseconds(250), "the task waited for the body's last part: \(started - returned)")
         let droppedRan = Self.droppedRan.load(ordering: .relaxed)
         #expect(!droppedRan, "a handler that throws drops its tasks")
+        let lateRan = Self.lateRan.load(ordering: .relaxed)
+        #expect(lateRan, "a task submitted after the response is queued, not held forever")
     }
 }

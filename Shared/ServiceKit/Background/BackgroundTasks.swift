@@ -39,12 +39,25 @@ public final class BackgroundTasks: Service, Sendable {
         let operation: @Sendable () async throws -> Void
     }
 
-    /// The tasks a request submitted, handed to the queue once its response is written.
+    /// The tasks a request submitted, handed to the queue once its response is written. A task
+    /// submitted after that (from a task the handler started, which inherits the binding) is
+    /// not held: `add` answers false and the caller queues it at once.
     final class Deferred: Sendable {
-        private let jobs = Mutex<[Job]>([])
-        func add(_ job: Job) { jobs.withLock { $0.append(job) } }
-        func take() -> [Job] { jobs.withLock { jobs in defer { jobs = [] }; return jobs } }
-        var isEmpty: Bool { jobs.withLock { $0.isEmpty } }
+        private let state = Mutex<(jobs: [Job], taken: Bool)>(([], false))
+        func add(_ job: Job) -> Bool {
+            state.withLock { state in
+                guard !state.taken else { return false }
+                state.jobs.append(job)
+                return true
+            }
+        }
+        func take() -> [Job] {
+            state.withLock { state in
+                defer { state = ([], true) }
+                return state.jobs
+            }
+        }
+        var isEmpty: Bool { state.withLock { $0.jobs.isEmpty } }
     }
 
     /// Bound while a request is being answered.
@@ -91,8 +104,7 @@ public final class BackgroundTasks: Service, Sendable {
     @discardableResult
     public func submit(_ name: String, _ operation: @escaping @Sendable () async throws -> Void) -> Bool {
         let job = Job(name: name, operation: operation)
-        if let deferred = Self.deferred {
-            deferred.add(job)
+        if let deferred = Self.deferred, deferred.add(job) {
             return true
         }
         return enqueue(job)

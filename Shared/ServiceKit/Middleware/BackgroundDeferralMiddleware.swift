@@ -13,10 +13,19 @@ public struct BackgroundDeferralMiddleware<Context: RequestContext>: RouterMiddl
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let deferred = BackgroundTasks.Deferred()
-        let response = try await BackgroundTasks.$deferred.withValue(deferred) {
-            try await next(request, context)
+        let response: Response
+        do {
+            response = try await BackgroundTasks.$deferred.withValue(deferred) {
+                try await next(request, context)
+            }
+        } catch {
+            _ = deferred.take()  // dropped, as FastAPI drops a failed handler's tasks
+            throw error
         }
-        if deferred.isEmpty { return response }
+        if deferred.isEmpty {
+            _ = deferred.take()  // later submissions are queued at once
+            return response
+        }
         let tasks = self.tasks
         var written = response
         written.body = response.body.afterWrite {
