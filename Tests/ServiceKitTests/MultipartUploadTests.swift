@@ -187,3 +187,40 @@ enum UploadDemo {
         }
     }
 }
+
+/// Uploads are reached through the request's own state: a file token resolves only inside the
+/// request that received the file. The process-wide registry this replaced resolved any token
+/// from anywhere (another request, a model decoded elsewhere) until it was claimed.
+@Suite struct UploadScopeTests {
+    static let file = UploadedFile(filename: "a.txt", contentType: "text/plain", size: 3, data: ByteBuffer(string: "abc"))
+
+    static func read(_ token: JSONValue) -> UploadedFile? {
+        var issues = IssueCollector()
+        return UploadedFile.read(token, at: ["body", "file"], rules: FieldRules(), issues: &issues)
+    }
+
+    @Test func aFileTokenResolvesOnlyInsideTheRequestThatReceivedTheFile() async {
+        let token = UploadedFile.token(at: 0)
+        let inside = UploadedFile.$requestFiles.withValue([Self.file]) { Self.read(token) }
+        #expect(inside?.filename == "a.txt")
+        #expect(Self.read(token) == nil, "outside any request the token names nothing")
+        let other = UploadedFile(filename: "b.txt", contentType: "text/plain", size: 1, data: ByteBuffer(string: "b"))
+        let elsewhere = UploadedFile.$requestFiles.withValue([other]) { Self.read(token) }
+        #expect(elsewhere?.filename == "b.txt", "another request's token index reaches only that request's own files")
+        // Two requests at once, each reading its own file many times: never the other's.
+        await withTaskGroup(of: Bool.self) { group in
+            for (name, file) in [("a.txt", Self.file), ("b.txt", other)] {
+                group.addTask {
+                    await UploadedFile.$requestFiles.withValue([file]) {
+                        for _ in 0..<1000 {
+                            guard Self.read(token)?.filename == name else { return false }
+                            await Task.yield()
+                        }
+                        return true
+                    }
+                }
+            }
+            for await ownOnly in group { #expect(ownOnly) }
+        }
+    }
+}
