@@ -67,6 +67,58 @@ import Testing
         }
     }
 
+    /// Users and orders drain as catalog does: five half-sent writes (a registration, an order
+    /// reserving stock through catalog) in flight at SIGTERM all finish 201, and the process exits 0.
+    @Test(arguments: ["users", "orders"])
+    func writesInFlightAtSIGTERMFinishAndTheProcessExits0(service: String) async throws {
+        let shutdown = ["SHUTDOWN_DELAY": "1s", "SHUTDOWN_TIMEOUT": "10s"]
+        try await UsersAndCatalog.with(users: service == "users" ? shutdown : [:]) { users, catalog, issuer in
+            let authorization = try issuer.authorization()
+            func drain(_ target: ServiceProcess, path: String, bodies: [String]) async throws {
+                var connections: [(RawHTTPConnection, String)] = []
+                for body in bodies {
+                    let connection = try RawHTTPConnection(port: target.port)
+                    await connection.send(
+                        "POST \(path) HTTP/1.1\r\nHost: x\r\nAuthorization: \(authorization)\r\nContent-Type: application/json\r\n"
+                            + "Content-Length: \(body.utf8.count)\r\n\r\n" + String(body.prefix(body.utf8.count / 2))
+                    )
+                    connections.append((connection, String(body.dropFirst(body.utf8.count / 2))))
+                }
+                try await Self.waitUntilInFlight(bodies.count, target)
+                let signalled = ContinuousClock.now
+                target.signal(SIGTERM)
+                try await Task.sleep(until: signalled + .milliseconds(1300))
+                #expect(target.isRunning, "still draining")
+                for (connection, rest) in connections { await connection.send(rest) }
+                for (connection, _) in connections {
+                    #expect(await connection.readResponse()?.status == 201, "an accepted request was dropped")
+                }
+                #expect(await target.waitForExit(timeout: .seconds(15)) == 0)
+            }
+            if service == "users" {
+                let bodies = (0..<5).map { #"{"username": "user\#($0)", "email": "user\#($0)@example.org", "password": "correct horse"}"# }
+                try await drain(users, path: "/users", bodies: bodies)
+            } else {
+                let created = try await catalog.api("/items", method: .post, headers: issuer.bearer(), body: #"{"name": "Lamp", "price": 2, "stock": 100}"#)
+                #expect(created.status == .created)
+                let folder = try TemporaryDirectory.make(prefix: "orders-drain")
+                defer { try? FileManager.default.removeItem(atPath: folder) }
+                var environment = shutdown
+                environment.merge([
+                    "USERS_URL": "http://127.0.0.1:\(users.port)", "CATALOG_URL": "http://127.0.0.1:\(catalog.port)",
+                    "DATABASE_URL": "sqlite:///\(folder)/orders.db", "DATA_DIR": folder,
+                ]) { _, new in new }
+                try await ServiceProcess.with("orders", environment: environment) { orders in
+                    try await orders.waitUntilReady()
+                    let bodies = Array(repeating: #"{"lines": [{"item_id": 1, "quantity": 1}]}"#, count: 5)
+                    try await drain(orders, path: "/orders", bodies: bodies)
+                }
+                let stock = try JSONSerialization.jsonObject(with: Data((try await catalog.api("/items/1").body ?? .init()).readableBytesView)) as? [String: Any]
+                #expect(stock?["stock"] as? Int == 95, "each drained order reserved its stock once")
+            }
+        }
+    }
+
     @Test func withNothingInFlightTheProcessExitsRightAfterTheDelay() async throws {
         try await ServiceProcess.with("catalog", environment: ["SHUTDOWN_DELAY": "500ms"]) { catalog in
             try await catalog.waitUntilReady()
