@@ -111,13 +111,6 @@ public struct OrderStore: Injectable {
         }
     }
 
-    /// How many intents are waiting (held or releasing).
-    public func intentCount() async throws -> Int {
-        try await database.withConnection { db in
-            try await db.raw("SELECT COUNT(*) AS n FROM reservation_intents").first()?.decode(column: "n", as: Int.self) ?? 0
-        }
-    }
-
     /// Stores the order and its lines, ties the idempotency key to it and drops the attempt's
     /// intents, in one transaction: either all of it is stored or none.
     public func commit(user: String, lines: [OrderLine], attempt: String, key: String?) async throws -> Order {

@@ -12,9 +12,8 @@ public typealias ServiceMiddleware = any MiddlewareProtocol<Request, Response, F
 ///
 /// The API router's middleware run in this order, outermost first (see docs/architecture.md):
 /// ServiceKit's identity, observability, errors, limits (rate limit, request timeout) and background
-/// deferral, then the
-/// definition's `middleware` in the order given, then a route group's own middleware, then the
-/// route. A service's middleware therefore sees the request id and trace, is measured and
+/// deferral, then the definition's `middleware` in the order given, then a route group's own
+/// middleware, then the route. A service's middleware therefore sees the request id and trace, is measured and
 /// access-logged, and has its errors rendered like any handler's.
 public struct ServiceDefinition: Sendable {
     /// Lower-case service name: logs, metrics, default database file.

@@ -32,7 +32,6 @@ public final class JWKSKeySource: VerificationKeys {
         var maxAge: Duration = .zero
         var lastAttempt: ContinuousClock.Instant?
         var fetching: Task<Void, Never>?
-        var fetches = 0
     }
 
     /// Keys served at `path` by `peer`.
@@ -47,9 +46,6 @@ public final class JWKSKeySource: VerificationKeys {
         self.logger = logger
     }
 
-    /// How many fetches were started (successful or not).
-    public var fetchCount: Int { state.withLock { $0.fetches } }
-
     public func keys(for kid: String) async throws -> JWTKeyCollection? {
         let now = ContinuousClock.now
         enum Step { case use(JWTKeyCollection?), wait(Task<Void, Never>) }
@@ -61,7 +57,6 @@ public final class JWKSKeySource: VerificationKeys {
             // A known kid whose keys went stale is refetched too, but never more often than allowed.
             guard mayFetch else { return .use(state.kids.contains(kid) ? state.collection : nil) }
             state.lastAttempt = now
-            state.fetches += 1
             let fetching = Task { await self.fetch() }
             state.fetching = fetching
             return .wait(fetching)

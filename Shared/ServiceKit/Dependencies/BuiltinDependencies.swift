@@ -6,18 +6,13 @@ extension Database: Injectable {}
 extension ServiceConfiguration: Injectable {}
 extension BackgroundTasks: Injectable {}
 
-/// The bearer token of the request (`Authorization: Bearer <token>`): 401 with
-/// `WWW-Authenticate: Bearer` when absent. Documents the `bearerAuth` security scheme.
+/// The bearer token of the request (`Authorization: Bearer <token>`), unchecked: for a route that
+/// forwards it to a peer. 401 with `WWW-Authenticate: Bearer` when absent. Documents the
+/// `bearerAuth` security scheme. To check a token, use `CurrentUser`, which parses it the same way.
 public struct BearerToken: Dependency {
     public static func resolve(in scope: RequestScope) async throws -> String {
-        guard let header = scope.request.headers[.authorization] else {
-            throw HTTPProblem(.unauthorized, detail: "Not authenticated", headers: [.wwwAuthenticate: "Bearer"])
-        }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else {
-            throw HTTPProblem(.unauthorized, detail: "Not authenticated", headers: [.wwwAuthenticate: "Bearer"])
-        }
-        return String(parts[1])
+        guard let token = try CurrentUser.credentials(in: scope) else { throw TokenRejection.missing.problem }
+        return token
     }
 
     public static func document(_ operation: inout OperationDescription) {
