@@ -89,12 +89,13 @@ enum PeerDemo {
     }
 
     @Test func anUnreachablePeerIsA503WithAClearDetail() async throws {
-        let port = try FreePort.next()
-        try await withFront(backend: port) { client, _ in
+        let closed = try ClosedPort()  // bound, not listening: refused, and nobody else's meanwhile
+        try await withFront(backend: closed.port) { client, _ in
             let response = try await client.execute(uri: "/relay", method: .get)
             #expect(response.status == .serviceUnavailable)
             #expect(String(buffer: response.body) == #"{"detail":"Upstream service unavailable"}"#)
         }
+        _ = closed.port
     }
 
     @Test func aPeerSlowerThanPeerTimeoutIsA504() async throws {

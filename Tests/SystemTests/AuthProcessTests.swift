@@ -129,13 +129,14 @@ import Testing
 
     @Test func beforeAnyKeysCouldBeFetchedAWriteIs503NotA401() async throws {
         let issuer = try TestIssuer()
-        let unreachable = try FreePort.next()
-        try await ServiceProcess.with("catalog", environment: ["USERS_URL": "http://127.0.0.1:\(unreachable)"]) { catalog in
+        let unreachable = try ClosedPort()
+        try await ServiceProcess.with("catalog", environment: ["USERS_URL": "http://127.0.0.1:\(unreachable.port)"]) { catalog in
             try await catalog.waitUntilReady()
             let answer = try await catalog.api("/items", method: .post, headers: issuer.bearer(), body: #"{"name": "Lamp", "price": 3}"#)
             #expect(answer.status == .serviceUnavailable, "the client keeps its token: users is down, not the token bad")
             #expect(answer.headers[.retryAfter] != nil)
         }
+        _ = unreachable.port  // held until catalog has stopped
     }
 
     @Test func aTokenFromUsersOwnTokenRouteWritesToCatalog() async throws {
