@@ -6,13 +6,17 @@ import Foundation
 public final class RawHTTPConnection: @unchecked Sendable {
     private let fd: Int32
 
-    /// Connects to `127.0.0.1:port`.
-    public init(port: Int) throws {
+    /// Connects to `127.0.0.1:port`; `receiveBuffer` sets `SO_RCVBUF` before connecting (a small
+    /// one makes a client that stops reading push back on the server after a few kilobytes).
+    public init(port: Int, receiveBuffer: Int? = nil) throws {
         // A local until connected: a class whose stored properties are all set runs its deinit
         // when init throws, and a second close of a number another thread has reused since (a
         // NIO socket) made that thread's writes fail with EBADF, a crash of the test process.
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        if var size = receiveBuffer.map(Int32.init) {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -48,6 +52,21 @@ public final class RawHTTPConnection: @unchecked Sendable {
                 offset += written
             }
             return true
+        }
+    }
+
+    /// Shuts both directions down: a read blocked on another thread returns at once (a test's
+    /// reader that would otherwise wait for a close that a failed test never sends).
+    public func shutdown() {
+        _ = Foundation.shutdown(fd, Int32(SHUT_RDWR))
+    }
+
+    /// The bytes one read returns; empty when the server has closed or nothing came for 30 s.
+    public func receive(atMost count: Int = 65_536) async -> [UInt8] {
+        await onThread { [fd] in
+            var chunk = [UInt8](repeating: 0, count: count)
+            let received = recv(fd, &chunk, count, 0)
+            return received > 0 ? Array(chunk[0..<received]) : []
         }
     }
 

@@ -26,7 +26,7 @@ final class Seen: Sendable {
             #expect(try await store.publicationStart() == 0, "the event waits, unpublished")
 
             let hub = EventHub(registry: PrometheusCollectorRegistry())
-            let (id, stream) = hub.subscribe()
+            let (id, stream, _) = hub.subscribe()
             defer { hub.unsubscribe(id) }
             let publisher = OutboxPublisher(store: store, hub: hub, logger: Logger(label: "test"))
             let group = ServiceGroup(services: [publisher], logger: Logger(label: "test"))
@@ -52,8 +52,8 @@ final class Seen: Sendable {
 
     @Test func aClientThatFallsTooFarBehindIsCutOffAndTheOthersKeepEveryEvent() async throws {
         let hub = EventHub(bufferSize: 8, registry: PrometheusCollectorRegistry())
-        let (slow, slowStream) = hub.subscribe()
-        let (fast, fastStream) = hub.subscribe()
+        let (slow, slowStream, slowOverflow) = hub.subscribe()
+        let (fast, fastStream, _) = hub.subscribe()
         defer { hub.unsubscribe(slow); hub.unsubscribe(fast) }
         let seen = Seen()
         let reader = Task {
@@ -74,5 +74,8 @@ final class Seen: Sendable {
         var kept = 0
         for await _ in slowStream { kept += 1 }
         #expect(kept == 8, "its stream ended after what it had buffered")
+        var signals = 0
+        for await _ in slowOverflow { signals += 1 }
+        #expect(signals == 1, "the overflow was signalled once, which cancels a write the client does not read")
     }
 }

@@ -229,29 +229,51 @@ import Testing
         }
     }
 
-    /// Two orders processes on one PostgreSQL: a client of one receives the events of orders
-    /// placed on the other (each follows the shared outbox).
+    /// Two orders processes on one PostgreSQL: a client of either receives the events of orders
+    /// placed on both, in id order with none missing, also when the two commit at once. The poll
+    /// is set to a minute, so the events that arrive in time crossed by LISTEN/NOTIFY.
     @Test func aClientOfOneReplicaReceivesTheEventsOfOrdersPlacedOnAnother() async throws {
         try await PostgresServer.with { server in
             try await UsersAndCatalog.with { users, catalog, issuer in
                 let environment = [
                     "USERS_URL": "http://127.0.0.1:\(users.port)", "CATALOG_URL": "http://127.0.0.1:\(catalog.port)", "DATABASE_URL": server.url,
+                    "OUTBOX_POLL_INTERVAL": "60s",
                 ]
                 try await ServiceProcess.with("orders", environment: environment) { first in
                     try await first.waitUntilReady()
                     try await ServiceProcess.with("orders", environment: environment) { second in
                         try await second.waitUntilReady()
-                        let lamp = try await Self.item(catalog, issuer, name: "Lamp", price: 2, stock: 10)
-                        let client = EventClient(count: 1)
+                        let lamp = try await Self.item(catalog, issuer, name: "Lamp", price: 2, stock: 100)
+                        let perReplica = 6
+                        let onFirst = EventClient(count: 2 * perReplica)
+                        let onSecond = EventClient(count: 2 * perReplica)
                         try await withThrowingTaskGroup(of: Void.self) { group in
-                            group.addTask { try await client.run(port: second.port, query: "") }
-                            try await Self.waitFor({
-                                String(buffer: try await second.admin("/metrics").body ?? .init()).contains("websocket_connections 1")
-                            }, "the client connected to the second replica")
-                            let placed = try Self.json(try await Self.order(first, issuer, [(lamp, 1)]))
+                            group.addTask { try await onFirst.run(port: first.port, query: "") }
+                            group.addTask { try await onSecond.run(port: second.port, query: "") }
+                            for replica in [first, second] {
+                                try await Self.waitFor({
+                                    String(buffer: try await replica.admin("/metrics").body ?? .init()).contains("websocket_connections 1")
+                                }, "a client connected to each replica")
+                            }
+                            let placed = try await withThrowingTaskGroup(of: Int.self) { orders in
+                                for index in 0..<(2 * perReplica) {
+                                    orders.addTask {
+                                        let response = try await Self.order(index.isMultiple(of: 2) ? first : second, issuer, [(lamp, 1)])
+                                        return try #require(try Self.json(response)["id"] as? Int, "order \(index): \(response.status)")
+                                    }
+                                }
+                                return try await orders.reduce(into: Set<Int>()) { $0.insert($1) }
+                            }
+                            try await Self.waitFor({ onFirst.received >= 2 * perReplica && onSecond.received >= 2 * perReplica },
+                                "every event on both replicas (\(onFirst.received), \(onSecond.received)): \((first.stdoutLines + second.stdoutLines).filter { $0.contains("warning") || $0.contains("error") }.suffix(6))")
                             try await group.waitForAll()
-                            let events = try client.messages()
-                            #expect(events.map { ($0["data"] as? [String: Any])?["id"] as? Int } == [placed["id"] as? Int])
+                            for client in [onFirst, onSecond] {
+                                let events = try client.messages()
+                                let orderIDs = events.compactMap { ($0["data"] as? [String: Any])?["id"] as? Int }
+                                #expect(Set(orderIDs) == placed, "every order's event, each once: \(orderIDs)")
+                                let ids = events.compactMap { $0["id"] as? Int }
+                                #expect(ids == ids.sorted() && Set(ids).count == ids.count, "in id order: \(ids)")
+                            }
                         }
                     }
                 }

@@ -37,7 +37,7 @@ public struct Compensator: Service, Injectable {
         do {
             for intent in try await store.intentsToRelease() { await release(intent) }
         } catch {
-            logger.warning("could not read the pending releases", metadata: ["error": .string("\(error)")])
+            logger.warning("could not read the pending releases", metadata: ["error": .string(Database.describe(error))])
         }
     }
 

@@ -32,30 +32,43 @@ public struct OrderEvent: Sendable, Equatable {
 
 /// Every connected `/ws/orders` client, each with a bounded buffer: a client that falls
 /// `bufferSize` events behind is cut off (close code 1008) instead of holding up the others or
-/// growing the process.
+/// growing the process. A client that stops reading altogether blocks only its own writer: the
+/// overflow cancels that write, and the close frame gets `closeGrace` before the connection is
+/// dropped without it.
 public final class EventHub: Sendable {
     let bufferSize: Int
-    private let clients = Mutex<[UUID: AsyncStream<OrderEvent>.Continuation]>([:])
+    let closeGrace: Duration
+    private let clients = Mutex<[UUID: Client]>([:])
     private let overflowed = Mutex<Set<UUID>>([])
     private let connections: Gauge
+    private let cutOff: Counter
 
-    public init(bufferSize: Int = 256, registry: PrometheusCollectorRegistry) {
-        self.bufferSize = bufferSize
-        connections = registry.makeGauge(descriptor: .named("websocket_connections", "Open WebSocket connections on /ws/orders."))
+    struct Client: Sendable {
+        let events: AsyncStream<OrderEvent>.Continuation
+        let overflow: AsyncStream<Void>.Continuation
     }
 
-    /// A new client's stream of live events.
-    func subscribe() -> (UUID, AsyncStream<OrderEvent>) {
-        let (stream, continuation) = AsyncStream.makeStream(of: OrderEvent.self, bufferingPolicy: .bufferingOldest(bufferSize))
+    public init(bufferSize: Int = 256, closeGrace: Duration = .seconds(5), registry: PrometheusCollectorRegistry) {
+        self.bufferSize = bufferSize
+        self.closeGrace = closeGrace
+        connections = registry.makeGauge(descriptor: .named("websocket_connections", "Open WebSocket connections on /ws/orders."))
+        cutOff = registry.makeCounter(descriptor: .named("websocket_slow_clients_closed_total", "WebSocket clients closed for falling too far behind."))
+    }
+
+    /// A new client's stream of live events, and a stream that yields once if it overflows.
+    func subscribe() -> (UUID, AsyncStream<OrderEvent>, AsyncStream<Void>) {
+        let (events, eventsContinuation) = AsyncStream.makeStream(of: OrderEvent.self, bufferingPolicy: .bufferingOldest(bufferSize))
+        let (overflow, overflowContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let id = UUID()
-        clients.withLock { $0[id] = continuation }
+        clients.withLock { $0[id] = Client(events: eventsContinuation, overflow: overflowContinuation) }
         connections.increment()
-        return (id, stream)
+        return (id, events, overflow)
     }
 
     func unsubscribe(_ id: UUID) {
-        if let continuation = clients.withLock({ $0.removeValue(forKey: id) }) {
-            continuation.finish()
+        if let client = clients.withLock({ $0.removeValue(forKey: id) }) {
+            client.events.finish()
+            client.overflow.finish()
             connections.decrement()
         }
     }
@@ -66,10 +79,14 @@ public final class EventHub: Sendable {
     /// Sends `event` to every client.
     func broadcast(_ event: OrderEvent) {
         let all = clients.withLock { $0 }
-        for (id, continuation) in all {
-            if case .dropped = continuation.yield(event) {
-                overflowed.withLock { _ = $0.insert(id) }
-                continuation.finish()
+        for (id, client) in all {
+            if case .dropped = client.events.yield(event) {
+                let first = overflowed.withLock { $0.insert(id).inserted }
+                guard first else { continue }
+                cutOff.increment()
+                client.events.finish()
+                client.overflow.yield()
+                client.overflow.finish()
             }
         }
     }
@@ -88,43 +105,80 @@ public final class EventHub: Sendable {
                     since = value
                 }
             }
+            let resumeAfter = since
             // Subscribed before the replay is read, so nothing falls between the two.
-            let (id, live) = self.subscribe()
+            let (id, live, overflow) = self.subscribe()
             defer { self.unsubscribe(id) }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                // The client's side: when it closes (or the connection drops), the live stream ends.
+            // Whichever ends first ends the others: the client leaving, the stream ending, or an
+            // overflow. After an overflow the writer gets `closeGrace` to hand over what it holds
+            // (the client reads again) before the close; a client that never reads again has its
+            // write cancelled and the connection dropped without a close frame.
+            let grace = self.closeGrace
+            let cutOff = try await withThrowingTaskGroup(of: StreamEnd.self) { group in
                 group.addTask {
                     for try await _ in inbound {}
-                    self.unsubscribe(id)
+                    return .clientLeft
                 }
-                var last = since ?? Int.max
-                if let since {
-                    for event in try await store.events(after: since) {
+                group.addTask {
+                    var last = resumeAfter ?? Int.max
+                    if let resumeAfter {
+                        for event in try await store.events(after: resumeAfter) {
+                            try await outbound.writeTextMessage(event.message)
+                            last = event.id
+                        }
+                    }
+                    for await event in live {
+                        if resumeAfter != nil, event.id <= last { continue }
                         try await outbound.writeTextMessage(event.message)
                         last = event.id
                     }
+                    return .streamEnded
                 }
-                for await event in live {
-                    if since != nil, event.id <= last { continue }
-                    try await outbound.writeTextMessage(event.message)
-                    last = event.id
+                group.addTask {
+                    for await _ in overflow { return .overflowed }
+                    // Finished without overflowing: the client left; wait to be cancelled.
+                    try await Task.sleep(for: .seconds(86_400 * 365))
+                    return .clientLeft
                 }
-                if self.didOverflow(id) {
-                    logger.warning("a slow WebSocket client was cut off", metadata: ["buffer": .stringConvertible(self.bufferSize)])
-                    try await outbound.close(.policyViolation, reason: "slow consumer: more than \(self.bufferSize) events behind")
+                var end = try await group.next()
+                if end == .overflowed {
+                    group.addTask {
+                        try await Task.sleep(for: grace)
+                        return .graceOver
+                    }
+                    repeat { end = try await group.next() } while end == .overflowed
                 }
                 group.cancelAll()
+                switch end {
+                case .streamEnded where self.didOverflow(id): return true
+                case .graceOver: throw SlowConsumerUnreachable()
+                default: return false
+                }
             }
+            guard cutOff else { return }
+            logger.warning("a slow WebSocket client was cut off", metadata: ["buffer": .stringConvertible(self.bufferSize)])
+            try await outbound.close(.policyViolation, reason: "slow consumer: more than \(self.bufferSize) events behind")
         }
     }
+
+    /// How a client's stream ended.
+    enum StreamEnd: Sendable {
+        case clientLeft, streamEnded, overflowed, graceOver
+    }
+
+    /// A cut-off client did not take its close frame in time; the connection is dropped.
+    struct SlowConsumerUnreachable: Error {}
 }
 
 /// Publishes the outbox to this process's clients: every event after its cursor is sent to the
 /// hub, then marked published. A process starts at the oldest event never published, so a crash
 /// between a commit and its publication sends it after the restart (at least once; ids are
 /// stable, and clients skip what they saw). Replicas on one PostgreSQL each follow the shared
-/// outbox, so a client of any replica receives the events of orders placed on every one. Woken by
-/// each commit here, and every `interval` for those of other replicas.
+/// outbox, so a client of any replica receives the events of orders placed on every one.
+///
+/// A pass runs after each commit in this process, at each `NOTIFY` of another replica's commit
+/// (PostgreSQL's LISTEN on `OrderStore.outboxChannel`, listened to again after a dropped
+/// connection), and every `interval` as a fallback for a notification lost while reconnecting.
 public struct OutboxPublisher: Service {
     let store: OrderStore
     let hub: EventHub
@@ -132,8 +186,15 @@ public struct OutboxPublisher: Service {
     let interval: Duration
     let nudges: AsyncStream<Void>
     let nudge: AsyncStream<Void>.Continuation
+    private let following = Following()
 
-    public init(store: OrderStore, hub: EventHub, logger: Logger, interval: Duration = .milliseconds(500)) {
+    /// Set once the publisher has read where to start: from then on no event committed anywhere
+    /// escapes this process's clients.
+    final class Following: Sendable {
+        let value = Atomic<Bool>(false)
+    }
+
+    public init(store: OrderStore, hub: EventHub, logger: Logger, interval: Duration = .seconds(1)) {
         self.store = store
         self.hub = hub
         self.logger = logger
@@ -144,8 +205,21 @@ public struct OutboxPublisher: Service {
     /// Asks for a publication pass now (after a commit).
     public func wake() { nudge.yield() }
 
+    /// The readiness check "outbox": it passes once the publisher follows the outbox. Before
+    /// that, another replica may publish and mark events this one would start after, so a client
+    /// routed here would miss them.
+    public var readinessCheck: HealthCheck {
+        HealthCheck("outbox") { [following] in
+            guard following.value.load(ordering: .acquiring) else { throw OutboxNotFollowed() }
+        }
+    }
+
+    struct OutboxNotFollowed: Error, CustomStringConvertible {
+        var description: String { "the outbox is not read yet (migrations pending?)" }
+    }
+
     /// Sends every event after `cursor`, moving it on.
-    func publish(after cursor: inout Int?) async {
+    func publish(after cursor: inout Int?, quietly: Bool = false) async {
         do {
             if cursor == nil { cursor = try await store.publicationStart() }
             while let current = cursor {
@@ -156,7 +230,25 @@ public struct OutboxPublisher: Service {
                 cursor = lastID
             }
         } catch {
-            logger.warning("could not publish the outbox; retrying", metadata: ["error": .string("\(error)")])
+            if quietly { return }
+            logger.warning("could not publish the outbox; retrying", metadata: ["error": .string(Database.describe(error))])
+        }
+    }
+
+    /// Listens for other replicas' commits until cancelled, listening again a second after the
+    /// connection drops.
+    func listen() async {
+        let database = store.database
+        guard database.deliversNotifications else { return }
+        let nudge = self.nudge
+        while !Task.isCancelled {
+            do {
+                try await database.listen(on: OrderStore.outboxChannel) { nudge.yield() }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("lost the outbox notifications; listening again", metadata: ["error": .string(Database.describe(error))])
+            }
+            try? await Task.sleep(for: .seconds(1))
         }
     }
 
@@ -170,9 +262,16 @@ public struct OutboxPublisher: Service {
                     nudge.yield()
                 }
             }
+            group.addTask { await listen() }
             await cancelWhenGracefulShutdown {
+                // Until the migrations have made the outbox, quietly, then it is followed.
                 var cursor: Int?
-                await publish(after: &cursor)
+                let patience = ContinuousClock.now + .seconds(10)
+                while cursor == nil, !Task.isCancelled {
+                    await publish(after: &cursor, quietly: ContinuousClock.now < patience)
+                    if cursor == nil { try? await Task.sleep(for: .milliseconds(100)) }
+                }
+                following.value.store(true, ordering: .releasing)
                 for await _ in nudges {
                     await publish(after: &cursor)
                 }

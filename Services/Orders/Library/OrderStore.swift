@@ -135,12 +135,28 @@ public struct OrderStore: Injectable {
             let order = Order(id: id, userId: user, status: "placed", lines: lines, total: total, createdAt: now)
             var writer = JSONWriter(capacity: 512)
             order.writeJSON(to: &writer)
+            if database.engine == .postgres {
+                // Outbox ids must become visible in their order, or a replica reading `id > cursor`
+                // between two commits that finished out of order would skip the lower id for
+                // good. The lock is held from the id's assignment to the commit, so the outbox's
+                // commits are serialised (only this short last transaction; SQLite has one
+                // writer anyway), and `pg_notify` wakes every replica's publisher at the commit.
+                try await db.raw("SELECT pg_advisory_xact_lock(\(bind: Self.outboxLock))").run()
+            }
             try await db.raw("""
                 INSERT INTO outbox (type, time, data, published) VALUES ('order.created', \(bind: now), \(bind: String(buffer: writer.buffer)), 0)
                 """).run()
+            if database.engine == .postgres {
+                try await db.raw("SELECT pg_notify(\(bind: Self.outboxChannel), '')").run()
+            }
             return order
         }
     }
+
+    /// The PostgreSQL channel every commit to the outbox notifies.
+    public static let outboxChannel = "orders_outbox"
+    /// The advisory lock that orders the outbox's commits ("outbox" in ASCII).
+    static let outboxLock: Int64 = 0x6F75_7462_6F78
 
     /// Events after `id`, oldest first: what a client that saw `id` missed.
     public func events(after id: Int, limit: Int = 1000) async throws -> [OrderEvent] {

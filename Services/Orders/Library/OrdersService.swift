@@ -16,6 +16,7 @@ public enum OrdersService {
             ],
             migrations: OrdersMigrations.all
         ) { router, dependencies in
+            _ = try OrdersSettings.load(dependencies.configuration)
             router.provide(TokenVerifier.issuedBy(try dependencies.peers.peer("users"), configuration: dependencies.configuration, logger: dependencies.logger))
             router.provide(OrderStore(database: dependencies.database))
             OrderRoutes(compensator: try compensator(dependencies), publisher: publisher(dependencies)).register(router)
@@ -23,6 +24,7 @@ public enum OrdersService {
         definition.services = { dependencies in
             ((try? compensator(dependencies)).map { [$0] } ?? []) + [publisher(dependencies)]
         }
+        definition.readinessChecks = { dependencies in [publisher(dependencies).readinessCheck] }
         definition.webSockets = { dependencies in
             [hub(dependencies).route(store: OrderStore(database: dependencies.database))]
         }
@@ -37,12 +39,17 @@ public enum OrdersService {
     }
 
     static func hub(_ dependencies: ServiceDependencies) -> EventHub {
-        dependencies.shared.value { EventHub(registry: dependencies.metrics.registry) }
+        dependencies.shared.value {
+            EventHub(bufferSize: ((try? OrdersSettings.load(dependencies.configuration)) ?? OrdersSettings()).eventsClientBuffer, registry: dependencies.metrics.registry)
+        }
     }
 
     static func publisher(_ dependencies: ServiceDependencies) -> OutboxPublisher {
         dependencies.shared.value {
-            OutboxPublisher(store: OrderStore(database: dependencies.database), hub: hub(dependencies), logger: dependencies.logger)
+            OutboxPublisher(
+                store: OrderStore(database: dependencies.database), hub: hub(dependencies), logger: dependencies.logger,
+                interval: ((try? OrdersSettings.load(dependencies.configuration)) ?? OrdersSettings()).outboxPollInterval
+            )
         }
     }
 }

@@ -46,6 +46,15 @@ public struct ServiceConfiguration: Sendable {
     /// `BACKGROUND_QUEUE_SIZE`, `BACKGROUND_CONCURRENCY`, `BACKGROUND_TIMEOUT`: the bounds of
     /// background tasks.
     public var background = BackgroundTasks.Limits()
+    /// `WEBSOCKET_PING_INTERVAL`, default 30s: how often the server pings each WebSocket client;
+    /// a client that has not answered the last ping by the next one is closed (1001), so a
+    /// vanished peer does not hold a connection and its buffer for ever.
+    public var webSocketPingInterval: Duration = .seconds(30)
+    /// `WEBSOCKET_SEND_BUFFER`, bytes, unset by default: the kernel send buffer of each upgraded
+    /// connection. Unset, Linux grows it up to `net.ipv4.tcp_wmem`'s maximum (4 MiB), which a
+    /// client that stops reading holds; set, it bounds that memory and makes such a client push
+    /// back, and be cut off, sooner.
+    public var webSocketSendBuffer: Int?
     /// How access tokens are checked (`JWT_ISSUER`, `JWT_AUDIENCE`, `JWT_LEEWAY`, `JWKS_REFETCH_INTERVAL`).
     public var tokens = TokenSettings()
     /// Version, revision and build date reported by `/info` and `build_info`.
@@ -157,6 +166,11 @@ public struct ServiceConfiguration: Sendable {
         configuration.background.queueSize = try env.positiveInt("BACKGROUND_QUEUE_SIZE") ?? configuration.background.queueSize
         configuration.background.concurrency = try env.positiveInt("BACKGROUND_CONCURRENCY") ?? configuration.background.concurrency
         configuration.background.timeout = try env.duration("BACKGROUND_TIMEOUT", default: configuration.background.timeout)
+        configuration.webSocketPingInterval = try env.duration("WEBSOCKET_PING_INTERVAL", default: configuration.webSocketPingInterval)
+        guard configuration.webSocketPingInterval >= .milliseconds(100) else {
+            throw ConfigurationError(variable: "WEBSOCKET_PING_INTERVAL", value: env.string("WEBSOCKET_PING_INTERVAL") ?? "", reason: "expected at least 100ms")
+        }
+        configuration.webSocketSendBuffer = try env.positiveInt("WEBSOCKET_SEND_BUFFER")
         configuration.tokens.issuer = env.string("JWT_ISSUER") ?? configuration.tokens.issuer
         configuration.tokens.audience = env.string("JWT_AUDIENCE") ?? configuration.tokens.audience
         configuration.tokens.leeway = try env.duration("JWT_LEEWAY", default: configuration.tokens.leeway)
@@ -184,7 +198,7 @@ public struct ServiceConfiguration: Sendable {
         "HOST", "PORT", "ADMIN_PORT", "DATABASE_URL", "LOG_LEVEL", "SHUTDOWN_DELAY", "SHUTDOWN_TIMEOUT",
         "REQUEST_TIMEOUT", "PEER_TIMEOUT", "MAX_BODY_BYTES", "MAX_UPLOAD_BYTES", "UPLOAD_SPOOL_BYTES", "DATA_DIR", "RATE_LIMIT_RPS",
         "RATE_LIMIT_BURST", "JWT_PRIVATE_KEY_FILE", "JWT_PRIVATE_KEY", "JWT_ISSUER", "JWT_AUDIENCE", "BCRYPT_COST",
-        "JWT_LEEWAY", "JWKS_REFETCH_INTERVAL", "BACKGROUND_QUEUE_SIZE", "BACKGROUND_CONCURRENCY", "BACKGROUND_TIMEOUT", "JWT_PREVIOUS_KEY_FILE", "JWT_NEXT_KEY_FILE", "JWT_TTL", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT",
+        "JWT_LEEWAY", "JWKS_REFETCH_INTERVAL", "BACKGROUND_QUEUE_SIZE", "BACKGROUND_CONCURRENCY", "BACKGROUND_TIMEOUT", "JWT_PREVIOUS_KEY_FILE", "JWT_NEXT_KEY_FILE", "JWT_TTL", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT", "OUTBOX_POLL_INTERVAL", "EVENTS_CLIENT_BUFFER", "WEBSOCKET_PING_INTERVAL", "WEBSOCKET_SEND_BUFFER",
         "OTEL_EXPORTER_OTLP_ENDPOINT", "SERVICE_VERSION", "DOCS_SWAGGER_JS_URL", "DOCS_SWAGGER_CSS_URL", "DOCS_REDOC_JS_URL", "ACCESS_LOG", "GIT_REVISION", "BUILD_DATE",
     ]
 

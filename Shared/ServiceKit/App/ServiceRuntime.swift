@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
+import NIOCore
 import Prometheus
 import ServiceLifecycle
 
@@ -137,7 +138,7 @@ public final class ServiceRuntime: Sendable {
         let sockets = try definition.webSockets(dependencies)
         let api = Application(
             router: try makeAPIRouter(),
-            server: sockets.isEmpty ? .http1() : Self.upgrading(to: sockets),
+            server: sockets.isEmpty ? .http1() : Self.upgrading(to: sockets, pingInterval: configuration.webSocketPingInterval, sendBuffer: configuration.webSocketSendBuffer),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: configuration.serviceName),
             onServerRunning: { _ in probes.markServing() },
             logger: logger
@@ -163,10 +164,13 @@ public final class ServiceRuntime: Sendable {
 
 extension ServiceRuntime {
     /// An HTTP/1.1 server that upgrades `GET`s to the declared WebSocket paths.
-    static func upgrading(to sockets: [WebSocketRoute]) -> HTTPServerBuilder {
+    static func upgrading(to sockets: [WebSocketRoute], pingInterval: Duration, sendBuffer: Int?) -> HTTPServerBuilder {
         let routes = Dictionary(sockets.map { (Substring($0.path), $0) }, uniquingKeysWith: { first, _ in first })
-        return .http1WebSocketUpgrade(configuration: .init(ws: .init(maxFrameSize: 1 << 14, autoPing: .enabled(timePeriod: .seconds(30))))) { request, _, _ in
+        return .http1WebSocketUpgrade(configuration: .init(ws: .init(maxFrameSize: 1 << 14, autoPing: .enabled(timePeriod: pingInterval)))) { request, channel, _ in
             guard request.method == .get, let route = routes[WebSocketRoute.path(of: request)] else { return .dontUpgrade }
+            if let sendBuffer {
+                try await channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(sendBuffer))
+            }
             return .upgrade([:]) { inbound, outbound, context in
                 try await route.handler(request, inbound, outbound, context.logger)
             }

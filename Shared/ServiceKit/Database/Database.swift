@@ -32,18 +32,21 @@ public final class Database: Sendable {
     private let lease: @Sendable (Logger) async throws -> (any SQLDatabase, @Sendable () -> Void)
     private let leaseWriter: @Sendable (Logger) async throws -> (any SQLDatabase, @Sendable () -> Void)
     private let shutdown: @Sendable () async throws -> Void
+    private let listener: (@Sendable (String, Logger, @escaping @Sendable () -> Void) async throws -> Void)?
     private let logger: Logger
 
     private init(
         engine: SQLEngine, logger: Logger,
         lease: @escaping @Sendable (Logger) async throws -> (any SQLDatabase, @Sendable () -> Void),
         leaseWriter: (@Sendable (Logger) async throws -> (any SQLDatabase, @Sendable () -> Void))? = nil,
+        listener: (@Sendable (String, Logger, @escaping @Sendable () -> Void) async throws -> Void)? = nil,
         shutdown: @escaping @Sendable () async throws -> Void
     ) {
         self.engine = engine
         self.logger = logger
         self.lease = lease
         self.leaseWriter = leaseWriter ?? lease
+        self.listener = listener
         self.shutdown = shutdown
     }
 
@@ -94,6 +97,14 @@ public final class Database: Sendable {
                     let connection = try await pool.value.requestConnection(logger: logger).get()
                     return (connection.sql(queryLogLevel: nil), { pool.value.releaseConnection(connection, logger: logger) })
                 },
+                listener: { channel, logger, wake in
+                    let connection = try await pool.value.requestConnection(logger: logger).get()
+                    defer { pool.value.releaseConnection(connection, logger: logger) }
+                    try await connection.listen(on: channel) { notifications in
+                        wake()
+                        for try await _ in notifications { wake() }
+                    }
+                },
                 shutdown: { try await pool.value.shutdownAsync() }
             )
         }
@@ -130,6 +141,20 @@ public final class Database: Sendable {
         }
     }
 
+    /// Whether other processes' commits can be heard with `listen` (PostgreSQL's LISTEN/NOTIFY).
+    /// On SQLite one process owns the file, so there is no one else to hear.
+    public var deliversNotifications: Bool { listener != nil }
+
+    /// Holds one pooled connection listening on `channel` and calls `wake` once when listening
+    /// has begun (whatever was committed before is then readable) and once per `NOTIFY` on it,
+    /// until the task is cancelled or the connection drops (then it throws, and the caller
+    /// listens again). A transaction notifies with `SELECT pg_notify('<channel>', '')`, delivered
+    /// only when it commits.
+    public func listen(on channel: String, wake: @escaping @Sendable () -> Void) async throws {
+        guard let listener else { throw DatabaseNotificationsUnsupported() }
+        try await listener(channel, logger, wake)
+    }
+
     /// Answers whether the database takes a trivial query (the readiness check).
     public func ping() async throws {
         _ = try await withConnection { try await $0.raw("SELECT 1 AS ok").all() }
@@ -139,6 +164,25 @@ public final class Database: Sendable {
     public func close() async throws {
         try await shutdown()
     }
+}
+
+extension Database {
+    /// What a log line may say of a database error: PostgreSQL's SQLSTATE and message (PSQLError
+    /// prints only a generic sentence, and its full reflection carries the query), else the
+    /// error's own description. Never the statement's binds.
+    public static func describe(_ error: any Error) -> String {
+        if let error = error as? PSQLError {
+            let code = error.serverInfo?[.sqlState].map { " (\($0))" } ?? ""
+            if let message = error.serverInfo?[.message] { return "\(message)\(code)" }
+            return "\(error.code)"
+        }
+        return "\(error)"
+    }
+}
+
+/// `Database.listen` on an engine without notifications (SQLite).
+public struct DatabaseNotificationsUnsupported: Error, CustomStringConvertible {
+    public var description: String { "this database engine delivers no notifications" }
 }
 
 /// AsyncKit's pool guards its state with locks and hops to event loops itself, but is not marked
