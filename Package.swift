@@ -27,6 +27,8 @@ let package = Package(
         .executable(name: "users", targets: ["UsersServer"]),
         .library(name: "Orders", targets: ["Orders"]),
         .executable(name: "orders", targets: ["OrdersServer"]),
+        .library(name: "Gateway", targets: ["Gateway"]),
+        .executable(name: "gateway", targets: ["GatewayServer"]),
         .executable(name: "bench-servicekit", targets: ["BenchServiceKit"]),
     ],
     dependencies: [
@@ -179,6 +181,23 @@ let package = Package(
             swiftSettings: strict,
             linkerSettings: serviceLinking
         ),
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "ServiceKit", "CurlHTTP", "Users", "Catalog", "Orders",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Services/Gateway/Library",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "GatewayServer",
+            dependencies: ["Gateway", "ServiceKit"],
+            path: "Services/Gateway/Executable",
+            swiftSettings: strict,
+            linkerSettings: serviceLinking
+        ),
         .executableTarget(
             name: "BenchServiceKit",
             dependencies: ["ServiceKit"],
@@ -231,6 +250,12 @@ let package = Package(
             name: "FleetTestSupport",
             dependencies: ["ServiceKitTesting", .product(name: "HTTPTypes", package: "swift-http-types")],
             path: "Tests/FleetTestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: ["Gateway"],
+            path: "Tests/GatewayTests",
             swiftSettings: strict
         ),
         .testTarget(

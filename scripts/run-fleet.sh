@@ -31,7 +31,7 @@ cd "$(dirname "$0")/.."
 
 # name:api-port:admin-port — add a service here when you add one to Package.swift.
 # Each service's peers find it at <NAME>_URL, set below for every one of them.
-SERVICES=(users:8081:9081 catalog:8082:9082 orders:8083:9083)
+SERVICES=(users:8081:9081 catalog:8082:9082 orders:8083:9083 gateway:8080:9080)
 
 offset=${FLEET_PORT_OFFSET:-0}
 bin_dir=${FLEET_BIN_DIR:-.build/debug}
@@ -93,9 +93,10 @@ if [ $build = 1 ]; then
 fi
 
 for entry in "${SERVICES[@]}"; do
-  IFS=: read -r name port _ <<<"$entry"
+  IFS=: read -r name port admin <<<"$entry"
   upper=$(echo "$name" | tr 'a-z-' 'A-Z_')
   export "${upper}_URL=http://127.0.0.1:$((port + offset))"
+  export "${upper}_ADMIN_URL=http://127.0.0.1:$((admin + offset))"
 done
 
 for entry in "${SERVICES[@]}"; do

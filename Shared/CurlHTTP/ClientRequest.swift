@@ -27,13 +27,17 @@ public struct ClientRequest: Sendable {
         self.peer = peer
     }
 
-    /// Whether a failed attempt may be sent again without changing what the server did.
+    /// Whether a failed attempt may be sent again without changing what the server did: the
+    /// idempotent methods, and any request with an `Idempotency-Key` (the server answers a
+    /// repeat with the first answer).
     public var isIdempotent: Bool {
         switch method {
         case .get, .head, .options, .trace, .put, .delete: true
-        default: false
+        default: headers[Self.idempotencyKey] != nil
         }
     }
+
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
 
     /// A request body: bytes in memory, a file read as it is sent, or any async sequence of chunks.
     public struct Body: Sendable {

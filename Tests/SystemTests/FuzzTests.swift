@@ -127,6 +127,20 @@ import Testing
         }
     }
 
+    /// The gateway: its own aggregations and every proxied route of the fleet's merged document,
+    /// sent through the proxy to the real services behind it.
+    @Test func schemathesisFindsNoServerErrorOnAnyGatewayOperation() async throws {
+        try await GatewayProcessTests.withFleet(gateway: ["LOG_LEVEL": "warning"]) { fleet in
+            _ = try await fleet.catalog.api("/items", method: .post, headers: fleet.issuer.bearer(), body: #"{"name": "Lamp", "price": 2, "stock": 1000000}"#)
+            let folder = try TemporaryDirectory.make(prefix: "fuzz-gateway")
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            try await Self.schemathesis(fleet.gateway, token: try fleet.issuer.token(), folder: folder, operations: 10, cases: 300)
+            for service in [fleet.users, fleet.catalog, fleet.orders] {
+                #expect(service.isRunning, "a service behind the gateway died: \(service.stderr.suffix(2000))")
+            }
+        }
+    }
+
     /// Our own generator: 3,000 malformed multipart, form and JSON bodies, odd query strings,
     /// headers and cookies, over raw sockets (Tests/Fuzz/hostile_requests.py), at most 100 s. Most
     /// carry a valid token, so the bodies reach the parsers; a quarter carry none and are refused

@@ -72,6 +72,8 @@ private final class LocalFleet {
     var usersAdmin: Int { 9081 + offset }
     var ordersPort: Int { 8083 + offset }
     var ordersAdmin: Int { 9083 + offset }
+    var gatewayPort: Int { 8080 + offset }
+    var gatewayAdmin: Int { 9080 + offset }
     /// The pid file `make run` passes to the script.
     var pidFile: String { BuiltProducts.repositoryRoot + "/.data/run-fleet-\(offset).pid" }
 
@@ -110,11 +112,16 @@ private final class LocalFleet {
             try await Task.sleep(for: .milliseconds(100))
         }
         record()
-        for (name, admin) in [("users", usersAdmin), ("catalog", catalogAdmin), ("orders", ordersAdmin)] {
+        for (name, admin) in [("users", usersAdmin), ("catalog", catalogAdmin), ("orders", ordersAdmin), ("gateway", gatewayAdmin)] {
             #expect(process.stderr.contains("\(name) ready"))
             #expect(try await ServiceProcess.request(port: admin, "/readyz").status == .ok)
             #expect(seen.contains { $0.name == name }, "no \(name) process among \(seen)")
         }
+        // The gateway reaches every service's API and admin port as the script wired them.
+        let status = try await ServiceProcess.request(port: gatewayPort, "/api/status")
+        let body = try JSONSerialization.jsonObject(with: Data((status.body ?? .init()).readableBytesView)) as? [String: Any]
+        #expect(body?["degraded"] as? [String] == [], "gateway status: \(String(describing: body))")
+        #expect((body?["services"] as? [[String: Any]])?.count == 3)
     }
 
     /// Sends `stop` to the process the test started (to its group for Ctrl-C).
@@ -139,7 +146,7 @@ private final class LocalFleet {
     func expectEverythingGone() async -> Int32? {
         let deadline = ContinuousClock.now + .seconds(60)
         func running() -> [ProcessEntry] { ([root].compactMap { $0 } + seen).filter(\.isRunning).sorted { $0.pid < $1.pid } }
-        func openPorts() -> [Int] { [usersPort, usersAdmin, catalogPort, catalogAdmin, ordersPort, ordersAdmin].filter { (try? RawHTTPConnection(port: $0)) != nil } }
+        func openPorts() -> [Int] { [usersPort, usersAdmin, catalogPort, catalogAdmin, ordersPort, ordersAdmin, gatewayPort, gatewayAdmin].filter { (try? RawHTTPConnection(port: $0)) != nil } }
         while (!running().isEmpty || !openPorts().isEmpty) && ContinuousClock.now < deadline {
             record()
             try? await Task.sleep(for: .milliseconds(100))
@@ -178,7 +185,7 @@ private final class LocalFleet {
     private static func freeOffset() throws -> Int {
         for _ in 0..<100 {
             let offset = Int.random(in: 11_000..<23_000)
-            if [8081, 9081, 8082, 9082, 8083, 9083].map({ $0 + offset }).allSatisfy({ (try? RawHTTPConnection(port: $0)) == nil }) { return offset }
+            if [8080, 9080, 8081, 9081, 8082, 9082, 8083, 9083].map({ $0 + offset }).allSatisfy({ (try? RawHTTPConnection(port: $0)) == nil }) { return offset }
         }
         throw HarnessError("no free port offset")
     }

@@ -11,3 +11,8 @@ public enum CatalogAPI {
     /// `POST /items/{id}/release`: gives reserved stock back (compensation).
     public static let release = Endpoint<ItemPath, Reservation, ReleaseResult>(.post, "/items/{id}/release")
 }
+
+extension CatalogAPI {
+    /// `GET /items?limit&offset`: a page of items, oldest first.
+    public static let listItems = Endpoint<Pagination.Parameters, NoBody, ItemPage>(.get, "/items")
+}

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import ServiceLifecycle
@@ -39,6 +40,10 @@ public struct ServiceDefinition: Sendable {
     /// WebSocket endpoints on the API port (`/ws/orders`); none by default, and then the server
     /// is plain HTTP/1.1.
     public var webSockets: @Sendable (ServiceDependencies) throws -> [WebSocketRoute] = { _ in [] }
+    /// Replaces the service's own `/openapi.json` with what the returned function makes of it,
+    /// on each request (the gateway merges the fleet's documents into its own); nil serves the
+    /// document generated from the routes.
+    public var document: (@Sendable (ServiceDependencies) throws -> DocumentComposer)?
 
     public init(
         name: String,
@@ -60,6 +65,9 @@ public struct ServiceDefinition: Sendable {
         self.middleware = middleware
     }
 }
+
+/// Turns a service's generated OpenAPI document (JSON) into the one `/openapi.json` serves.
+public typealias DocumentComposer = @Sendable (_ own: Data) async throws -> Data
 
 /// The values a service's routes may depend on, passed in rather than reached through globals.
 public struct ServiceDependencies: Sendable {

@@ -109,7 +109,9 @@ public final class ServiceRuntime: Sendable {
         api.provide(configuration)
         api.provide(background)
         api.provide(peers)
-        DocsRoutes.register(api, title: configuration.serviceName, version: configuration.build.version, assets: configuration.docsAssets)
+        DocsRoutes.register(
+            api, title: configuration.serviceName, version: configuration.build.version, assets: configuration.docsAssets,
+            compose: try definition.document?(dependencies))
         try definition.routes(api, dependencies)
         let problems = routes.problems
         if !problems.isEmpty { throw RouteDeclarationError(problems: problems) }
@@ -169,7 +171,7 @@ extension ServiceRuntime {
         return .http1WebSocketUpgrade(configuration: .init(ws: .init(maxFrameSize: 1 << 14, autoPing: .enabled(timePeriod: pingInterval)))) { request, channel, _ in
             guard request.method == .get, let route = routes[WebSocketRoute.path(of: request)] else { return .dontUpgrade }
             if let sendBuffer {
-                try await channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(sendBuffer))
+                try await channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(sendBuffer)).get()
             }
             return .upgrade([:]) { inbound, outbound, context in
                 try await route.handler(request, inbound, outbound, context.logger)

@@ -26,11 +26,13 @@ public struct DocsAssets: Sendable, Equatable {
 /// `GET /openapi.json`, `/docs` (Swagger UI) and `/redoc` (ReDoc) on the API port. The document is
 /// built once, on first request, when every route has been declared.
 enum DocsRoutes {
-    static func register(_ router: APIRouter, title: String, version: String, assets: DocsAssets) {
+    static func register(_ router: APIRouter, title: String, version: String, assets: DocsAssets, compose: DocumentComposer? = nil) {
         let table = router.table
         let document = LazyDocument { try OpenAPIDocument.encode(OpenAPIDocument.make(title: title, version: version, routes: table)) }
         router.on(.get, "/openapi.json") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try document.bytes())))
+            var bytes = try document.bytes()
+            if let compose { bytes = try await compose(bytes) }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
         let swagger = """
             <!DOCTYPE html>

@@ -30,16 +30,26 @@ public struct Endpoint<P: Model, B: Model, O: Model>: Sendable {
         self.status = status
     }
 
-    /// The path for `parameters`: each `{name}` replaced by that field's value, percent-encoded.
+    /// The path for `parameters`: each `{name}` replaced by that field's value, percent-encoded,
+    /// and every other field that has a value sent as a query parameter (`?limit=1&user_id=7`),
+    /// so a list route's filters are declared in the same model.
     public func path(for parameters: P) throws -> String {
         guard case .object(let fields) = try JSONValueEncoder.encode(parameters) else { return path }
+        var used = Set<String>()
         let segments = try path.split(separator: "/", omittingEmptySubsequences: false).map { segment -> String in
             guard segment.hasPrefix("{"), segment.hasSuffix("}") else { return String(segment) }
             let name = String(segment.dropFirst().dropLast())
             guard let value = fields[name] else { throw EndpointError.missingParameter(name, path) }
+            used.insert(name)
             return Self.text(value).addingPercentEncoding(withAllowedCharacters: pathSegmentCharacters) ?? ""
         }
-        return segments.joined(separator: "/")
+        let query = fields.keys.sorted().filter { !used.contains($0) }.compactMap { name -> String? in
+            guard let value = fields[name], value != .null else { return nil }
+            let encoded = Self.text(value).addingPercentEncoding(withAllowedCharacters: queryValueCharacters) ?? ""
+            return "\(name)=\(encoded)"
+        }
+        let joined = segments.joined(separator: "/")
+        return query.isEmpty ? joined : joined + "?" + query.joined(separator: "&")
     }
 
     static func text(_ value: JSONValue) -> String {
@@ -55,6 +65,8 @@ public struct Endpoint<P: Model, B: Model, O: Model>: Sendable {
 
 /// What a path segment may hold unescaped: a value's `/` is escaped.
 private let pathSegmentCharacters = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))
+/// What a query value may hold unescaped.
+private let queryValueCharacters = CharacterSet.urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=+#"))
 
 /// A body or path with nothing in it: `Endpoint<ItemPath, NoBody, Item>` for a `GET`.
 @Model
