@@ -253,6 +253,26 @@ import Testing
         }
     }
 
+    /// Behind the gateway every login comes from its address; users takes the client from the
+    /// gateway's `X-Forwarded-For` (a trusted proxy), so one client's failed sign-ins lock out
+    /// that client, not everyone behind the gateway.
+    @Test func oneClientLockedOutThroughTheGatewayDoesNotLockOutAnother() async throws {
+        try await Self.withFleet { fleet in
+            _ = try await Self.register(fleet.gateway, "ann")
+            _ = try await Self.register(fleet.gateway, "bob")
+            func signIn(_ user: String, _ password: String, from client: String) async throws -> HTTPResponse.Status {
+                try await fleet.gateway.api(
+                    "/token", method: .post,
+                    headers: [.contentType: "application/x-www-form-urlencoded", HTTPField.Name("X-Forwarded-For")!: client],
+                    body: "username=\(user)&password=\(password)"
+                ).status
+            }
+            for _ in 0..<5 { #expect(try await signIn("ann", "wrong+horse", from: "203.0.113.7") == .unauthorized) }
+            #expect(try await signIn("ann", "wrong+horse", from: "203.0.113.7") == .tooManyRequests, "the failing client is locked out")
+            #expect(try await signIn("bob", "correct+horse", from: "198.51.100.9") == .ok, "another client behind the same gateway is not")
+        }
+    }
+
     @Test func theFleetDocumentIsValidAndEveryAnswerThroughTheGatewayMatchesIt() async throws {
         try await Self.withFleet { fleet in
             // A token for the user the steps register first (id 1 on a new users database).

@@ -55,6 +55,8 @@ public struct ServiceConfiguration: Sendable {
     /// client that stops reading holds; set, it bounds that memory and makes such a client push
     /// back, and be cut off, sooner.
     public var webSocketSendBuffer: Int?
+    /// `TRUSTED_PROXIES`, loopback by default: whose `X-Forwarded-For` names the client.
+    public var trustedProxies = TrustedProxies.loopback
     /// How access tokens are checked (`JWT_ISSUER`, `JWT_AUDIENCE`, `JWT_LEEWAY`, `JWKS_REFETCH_INTERVAL`).
     public var tokens = TokenSettings()
     /// Version, revision and build date reported by `/info` and `build_info`.
@@ -171,6 +173,13 @@ public struct ServiceConfiguration: Sendable {
             throw ConfigurationError(variable: "WEBSOCKET_PING_INTERVAL", value: env.string("WEBSOCKET_PING_INTERVAL") ?? "", reason: "expected at least 100ms")
         }
         configuration.webSocketSendBuffer = try env.positiveInt("WEBSOCKET_SEND_BUFFER")
+        if let raw = env.string("TRUSTED_PROXIES") {
+            do {
+                configuration.trustedProxies = try TrustedProxies(parsing: raw)
+            } catch {
+                throw ConfigurationError(variable: "TRUSTED_PROXIES", value: raw, reason: "\(error)")
+            }
+        }
         configuration.tokens.issuer = env.string("JWT_ISSUER") ?? configuration.tokens.issuer
         configuration.tokens.audience = env.string("JWT_AUDIENCE") ?? configuration.tokens.audience
         configuration.tokens.leeway = try env.duration("JWT_LEEWAY", default: configuration.tokens.leeway)
@@ -198,7 +207,7 @@ public struct ServiceConfiguration: Sendable {
         "HOST", "PORT", "ADMIN_PORT", "DATABASE_URL", "LOG_LEVEL", "SHUTDOWN_DELAY", "SHUTDOWN_TIMEOUT",
         "REQUEST_TIMEOUT", "PEER_TIMEOUT", "MAX_BODY_BYTES", "MAX_UPLOAD_BYTES", "UPLOAD_SPOOL_BYTES", "DATA_DIR", "RATE_LIMIT_RPS",
         "RATE_LIMIT_BURST", "JWT_PRIVATE_KEY_FILE", "JWT_PRIVATE_KEY", "JWT_ISSUER", "JWT_AUDIENCE", "BCRYPT_COST",
-        "JWT_LEEWAY", "JWKS_REFETCH_INTERVAL", "BACKGROUND_QUEUE_SIZE", "BACKGROUND_CONCURRENCY", "BACKGROUND_TIMEOUT", "JWT_PREVIOUS_KEY_FILE", "JWT_NEXT_KEY_FILE", "JWT_TTL", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT", "OUTBOX_POLL_INTERVAL", "EVENTS_CLIENT_BUFFER", "WEBSOCKET_PING_INTERVAL", "WEBSOCKET_SEND_BUFFER", "PROXY_TIMEOUT", "USERS_ADMIN_URL", "CATALOG_ADMIN_URL", "ORDERS_ADMIN_URL",
+        "JWT_LEEWAY", "JWKS_REFETCH_INTERVAL", "BACKGROUND_QUEUE_SIZE", "BACKGROUND_CONCURRENCY", "BACKGROUND_TIMEOUT", "JWT_PREVIOUS_KEY_FILE", "JWT_NEXT_KEY_FILE", "JWT_TTL", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT", "OUTBOX_POLL_INTERVAL", "EVENTS_CLIENT_BUFFER", "WEBSOCKET_PING_INTERVAL", "WEBSOCKET_SEND_BUFFER", "PROXY_TIMEOUT", "TRUSTED_PROXIES", "USERS_ADMIN_URL", "CATALOG_ADMIN_URL", "ORDERS_ADMIN_URL",
         "OTEL_EXPORTER_OTLP_ENDPOINT", "SERVICE_VERSION", "DOCS_SWAGGER_JS_URL", "DOCS_SWAGGER_CSS_URL", "DOCS_REDOC_JS_URL", "ACCESS_LOG", "GIT_REVISION", "BUILD_DATE",
     ]
 

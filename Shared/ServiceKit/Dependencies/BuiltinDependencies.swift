@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 
 // What every service can ask for with `Depends<...>`: registered by `ServiceRuntime` for each
@@ -39,10 +40,15 @@ public struct Pagination: Dependency {
     }
 }
 
-/// The address of the connection the request came on (`127.0.0.1`, `::1`), or `unknown`: what
-/// per-client limits key on. Behind a proxy it is the proxy's.
+/// The client's address, what per-client limits key on: the connection's (`127.0.0.1`, `::1`),
+/// or, when that is a trusted proxy (`TRUSTED_PROXIES`, the gateway), the client it names in
+/// `X-Forwarded-For`; `unknown` without a connection.
 public struct ClientAddress: Dependency {
     public static func resolve(in scope: RequestScope) async throws -> String {
-        scope.context.connection?.remoteAddress?.ipAddress ?? "unknown"
+        guard let peer = scope.context.connection?.remoteAddress?.ipAddress else { return "unknown" }
+        let trusted = (try? scope.registered(ServiceConfiguration.self))?.trustedProxies ?? .none
+        return trusted.client(peer: peer, forwardedFor: scope.request.headers[values: forwardedFor].joined(separator: ","))
     }
+
+    static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
 }
