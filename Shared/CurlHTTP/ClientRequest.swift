@@ -16,6 +16,10 @@ public struct ClientRequest: Sendable {
     public var timeout: Duration?
     /// The name metrics, logs and the circuit breaker use for the server; its host:port when nil.
     public var peer: String?
+    /// Whether to ask for every encoding libcurl decodes (when the request names none) and hand
+    /// back the decoded body. A proxy turns it off: the bytes and their `Content-Encoding` then
+    /// stay as the server sent them, for the client to decode.
+    public var decodesContent = true
 
     /// A request for `url`; nothing is sent until the client executes it.
     public init(method: HTTPRequest.Method = .get, url: String, headers: HTTPFields = [:], body: Body? = nil, timeout: Duration? = nil, peer: String? = nil) {

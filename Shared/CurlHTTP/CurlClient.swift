@@ -381,7 +381,7 @@ public final class CurlClient: Service, Sendable {
         if let caFile = configuration.caCertificateFile {
             easy.set(CURLOPT_CAINFO, caFile)
         }
-        if request.headers[.acceptEncoding] == nil {
+        if request.decodesContent, request.headers[.acceptEncoding] == nil {
             // Empty means every encoding this libcurl decodes (gzip, deflate, br, zstd), decoded for us.
             easy.set(CURLOPT_ACCEPT_ENCODING, "")
         }

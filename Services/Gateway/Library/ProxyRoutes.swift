@@ -45,6 +45,8 @@ struct ProxyRoutes: Sendable {
         let target = request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")
         var outbound = peer.request(request.method, target, headers: headers, body: try await body(of: request, headers: headers))
         outbound.timeout = timeout
+        // The client's Accept-Encoding (or none) decides the encoding, and its bytes pass as sent.
+        outbound.decodesContent = false
         let answer: ClientResponse
         do {
             answer = try await peer.execute(outbound)
@@ -52,17 +54,23 @@ struct ProxyRoutes: Sendable {
             if FleetCalls.isLate(error) { throw HTTPProblem(.gatewayTimeout, "\(peer.name) did not answer in time") }
             throw HTTPProblem(.badGateway, "\(peer.name) is unavailable")
         }
+        let named = connectionNamed(answer.headers)
         var fields = HTTPFields()
-        for field in answer.headers where !hopByHop.contains(field.name.canonicalName) || field.name == .contentLength {
+        for field in answer.headers where (!hopByHop.contains(field.name.canonicalName) || field.name == .contentLength) && !named.contains(field.name.canonicalName) {
             fields.append(field)
         }
         return Response(status: answer.status, headers: fields, body: ResponseBody(asyncSequence: answer.body))
     }
 
+    /// The headers a message's `Connection` names: hop-by-hop too (RFC 9110 §7.6.1).
+    static func connectionNamed(_ headers: HTTPFields) -> Set<String> {
+        Set(headers[values: .connection].flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
+    }
+
     /// The request's headers less hop-by-hop ones (and those its `Connection` names), with
     /// `X-Forwarded-*` added.
     static func outboundHeaders(_ request: Request, client: String?) -> HTTPFields {
-        let named = Set((request.headers[.connection] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
+        let named = connectionNamed(request.headers)
         var headers = HTTPFields()
         for field in request.headers {
             let name = field.name.canonicalName
