@@ -3,6 +3,9 @@
 Every ratio is paired: round i of one system against round i of the other (they ran back to back,
 under the same load), and the table shows the median of those per-round ratios with their min–max.
 Start-up ratios pair launch i of each system the same way.
+
+The gateway's added latency is paired within a round too: a gateway's p50 in round i minus the
+largest of the three services' own p50 in round i (each measured directly in that round).
 """
 import json
 import os
@@ -40,6 +43,10 @@ def parse(path):
         per = 1e6 / tck / max(result["requests"], 1)
         result["cpu_user"], result["cpu_sys"] = user * per, system * per
         result["cpu"] = (user + system) * per
+    fleet_file = path + ".fleet.cpu"
+    if os.path.exists(fleet_file):
+        user, system, tck = (int(x) for x in open(fleet_file).read().split())
+        result["fleet_cpu"] = (user + system) * 1e6 / tck / max(result["requests"], 1)
     return result
 
 
@@ -56,7 +63,7 @@ for line in open(os.path.join(raw, "summary.txt")):
 # rounds[(system, endpoint)] = {round number: figures}; warm-ups only count towards the error totals.
 rounds, warmups = {}, {}
 for file in sorted(os.listdir(raw)):
-    match = re.match(r"(.+)\.(hello|item|create|get)\.(round(\d+)|warmup)\.txt$", file)
+    match = re.match(r"(.+)\.(hello|item|create|get|dashboard|dashboard-c1)\.(round(\d+)|warmup)\.txt$", file)
     if match:
         figures = parse(os.path.join(raw, file))
         if match.group(4):
@@ -148,7 +155,11 @@ systems = [("servicekit", "ServiceKit, everything on"),
            ("hummingbird", "bare Hummingbird 2 (Codable, no middleware)"),
            ("fastapi-1", "FastAPI + uvicorn, 1 worker"),
            ("fastapi-2", "FastAPI + uvicorn, 2 workers")]
-labels = dict(systems + [("catalog", "catalog (ServiceKit, SQLite)"), ("fastapi-catalog", "FastAPI + sqlite3, 1 worker")])
+labels = dict(systems + [("catalog", "catalog (ServiceKit, SQLite)"), ("fastapi-catalog", "FastAPI + sqlite3, 1 worker"),
+                         ("gateway", "gateway (ServiceKit + CurlHTTP)"), ("fastapi-gateway", "FastAPI + httpx, 1 worker"),
+                         ("fleet-users", "users: GET /users/{id}"),
+                         ("fleet-orders", "orders: GET /orders?limit=20&offset=0&user_id={id}"),
+                         ("fleet-catalog", "catalog: GET /items?limit=10&offset=0")])
 endpoints = [("hello", "GET /hello"), ("item", "GET /items/{id}?q="), ("create", "POST /items")]
 
 
@@ -176,26 +187,119 @@ def ratio_rows(pairs, endpoint):
     return rows
 
 
-out.append("## Framework overhead (served from memory)\n")
+def has(names, endpoints_of):
+    return any((name, endpoint) in rounds for name in names for endpoint in endpoints_of)
+
+
 framework_pairs = [("servicekit", "hummingbird"), ("servicekit-nolog", "hummingbird"),
                    ("servicekit", "fastapi-1"), ("servicekit", "fastapi-2")]
+if has([name for name, _ in systems], [e for e, _ in endpoints]):
+    out.append("## Framework overhead (served from memory)\n")
 for endpoint, title in endpoints:
+    if not has([name for name, _ in systems], [endpoint]):
+        continue
     out.append(f"### {title}\n")
     out += figure_rows([name for name, _ in systems], endpoint)
     out.append("")
     out += ratio_rows(framework_pairs, endpoint)
     out.append("")
 
-out.append("## The real service: catalog on SQLite\n")
-out.append("catalog as it ships (everything on, as above) against a FastAPI peer with the same schema, statements "
-           "and SQLite settings: WAL, `synchronous=NORMAL`, connections opened once and pooled (four readers, one "
-           "writer), a write in one `BEGIN IMMEDIATE` transaction. 100 items are seeded first; GET reads them at random.\n")
-for endpoint, title in (("get", "GET /items/{id}"), ("create", "POST /items")):
-    out.append(f"### {title}\n")
-    out += figure_rows(["catalog", "fastapi-catalog"], endpoint)
-    out.append("")
-    out += ratio_rows([("catalog", "fastapi-catalog")], endpoint)
-    out.append("")
+if has(["catalog", "fastapi-catalog"], ["get", "create"]):
+    out.append("## The real service: catalog on SQLite\n")
+    out.append("catalog as it ships (everything on, as above) against a FastAPI peer with the same schema, statements "
+               "and SQLite settings: WAL, `synchronous=NORMAL`, connections opened once and pooled (four readers, one "
+               "writer), a write in one `BEGIN IMMEDIATE` transaction. 100 items are seeded first; GET reads them at random.\n")
+    for endpoint, title in (("get", "GET /items/{id}"), ("create", "POST /items")):
+        out.append(f"### {title}\n")
+        out += figure_rows(["catalog", "fastapi-catalog"], endpoint)
+        out.append("")
+        out += ratio_rows([("catalog", "fastapi-catalog")], endpoint)
+        out.append("")
+
+# The gateway's aggregation: two gateways in front of the same three services, and each service's
+# own part of the dashboard measured directly in the same rounds.
+gateways = ["gateway", "fastapi-gateway"]
+fleet = ["fleet-users", "fleet-orders", "fleet-catalog"]
+
+
+def added_latency(name, endpoint):
+    """Per round: the gateway's p50 minus the largest p50 of the three services in that round."""
+    mine = rounds.get((name, endpoint), {})
+    peers = [rounds.get((peer, endpoint), {}) for peer in fleet]
+    return [mine[i]["p50"] - max(p[i]["p50"] for p in peers) for i in sorted(mine) if all(i in p for p in peers)]
+
+
+def slowest_peer(endpoint):
+    """Per round: the largest p50 of the three services, and whose it was."""
+    peers = {peer: rounds.get((peer, endpoint), {}) for peer in fleet}
+    common = sorted(set.intersection(*(set(r) for r in peers.values()))) if all(peers.values()) else []
+    return [max((peers[peer][i]["p50"], peer) for peer in fleet) for i in common]
+
+
+def gateway_rows(endpoint):
+    rows = ["| system | req/s | p50 ms | p99 ms | CPU µs/request | section CPU µs/request | non-2xx | socket errors |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name in gateways + fleet:
+        if (name, endpoint) not in rounds:
+            continue
+        every = list(rounds[(name, endpoint)].values()) + ([warmups[(name, endpoint)]] if (name, endpoint) in warmups else [])
+        rows.append(
+            f"| {labels[name]} | {spread(figures(name, endpoint, 'rps'), lambda v: f'{v:.0f}')} | "
+            f"{spread(figures(name, endpoint, 'p50'), ms)} | {spread(figures(name, endpoint, 'p99'), ms)} | "
+            f"{spread(figures(name, endpoint, 'cpu'), lambda v: f'{v:.1f}')} | "
+            f"{spread(figures(name, endpoint, 'fleet_cpu'), lambda v: f'{v:.1f}')} | "
+            f"{sum(r['non2xx'] for r in every)} | {sum(r['socket_errors'] for r in every)} |")
+    return rows
+
+
+c1 = run.get("dashboard_c1", "").split()
+dashboard_runs = [("dashboard", f"{connections} connections, {threads} threads, {duration} s per run"),
+                  ("dashboard-c1", f"1 connection, 1 thread, {c1[0] if c1 else '?'} s per run, no warm-up")]
+if has(gateways, ["dashboard", "dashboard-c1"]):
+    out.append("## The gateway: GET /api/users/{id}/dashboard\n")
+    out.append("users, catalog and orders (release builds, everything on as above, each on its own SQLite file) run once, "
+               "seeded through their APIs with one user, 12 items and 5 orders of that user (two lines each). Two gateways "
+               "call those same three processes: the ServiceKit gateway (`Services/Gateway`: `async let`, CurlHTTP, "
+               "typed peer calls under one `PEER_TIMEOUT` deadline) and `Benchmarks/peers/fastapi/gateway_app.py` "
+               "(FastAPI, one shared `httpx.AsyncClient` with CurlHTTP's pool size and connect timeout, `asyncio.gather`, "
+               "pydantic models, one uvicorn worker as the FastAPI catalog peer has). bench.sh checks first that both "
+               "answer the same JSON (5 orders, 10 items, `degraded: []`). Each round measures the two gateways and, "
+               "directly, each service's own call of the dashboard, in a rotating order. *CPU µs/request* is that "
+               "system's own processes; *section CPU* is all five processes of the section together (both gateways and "
+               "the three services; the idle gateway costs next to nothing) per request answered: for a gateway row, "
+               "what one dashboard costs the whole fleet.\n")
+    out.append("**Added latency over the slowest peer**, per round i: the gateway's p50 in round i minus the largest of "
+               "the three services' p50 in round i, each service measured directly with wrk at the same connection count; "
+               "the table shows the median of those per-round differences (min–max). With 64 connections on two cores "
+               "every system runs at saturation, so a p50 there is mostly queueing (connections ÷ requests/s): a gateway's "
+               "request costs the gateway's CPU and three services' CPU on the same cores, and its added latency measures "
+               "that total, not the time the gateway's own code adds. The 1-connection rows have no queueing.\n")
+    for endpoint, how in dashboard_runs:
+        if not has(gateways, [endpoint]):
+            continue
+        out.append(f"### {how}\n")
+        out += gateway_rows(endpoint)
+        out.append("")
+        out.append("| ratio (per round): ServiceKit gateway / FastAPI + httpx | req/s | p50 | p99 | CPU/request | section CPU/request |")
+        out.append("|---|---:|---:|---:|---:|---:|")
+        out.append("| " + " | ".join([labels["gateway"] + " / " + labels["fastapi-gateway"]] +
+                                    [spread(paired("gateway", "fastapi-gateway", endpoint, key), times)
+                                     for key in ("rps", "p50", "p99", "cpu", "fleet_cpu")]) + " |")
+        out.append("")
+        slowest = slowest_peer(endpoint)
+        out.append("| added latency over the slowest peer, p50 (per round) | ms: median (min–max) | the rounds |")
+        out.append("|---|---:|---|")
+        for name in gateways:
+            values = added_latency(name, endpoint)
+            if values:
+                out.append(f"| {labels[name]} | {spread(values, ms)} | {', '.join(ms(v) for v in values)} |")
+        if slowest:
+            out.append(f"| (the slowest peer's p50) | {spread([v for v, _ in slowest], ms)} | "
+                       f"{', '.join(ms(v) + ' (' + peer.removeprefix('fleet-') + ')' for v, peer in slowest)} |")
+        out.append("")
+    rss = [(name, summary.get(name, {}).get("rss_loaded_kib")) for name in gateways]
+    if all(kib for _, kib in rss):
+        out.append("RSS after the load: " + ", ".join(f"{labels[name]} {mib(kib)} MiB" for name, kib in rss) + ".\n")
 
 client_table = os.path.join(raw, "client.md")
 client_rows = []
@@ -220,30 +324,32 @@ def launch_ratios(a, b):
     return [x / y for x, y in zip(la, lb) if y]
 
 
-out.append("## Start-up and memory\n")
-out.append(f"Exec to the first 200 on the API port (GET /hello; GET /items for the two catalogs), probed every "
-           f"millisecond over bash's /dev/tcp; {n_launches} launches of each system, each in a new, empty working "
-           "folder (catalog applies its migrations every time), interleaved with the other systems' launches. "
-           "The last launch keeps running: its RSS is read after a second idle and again after its load.\n")
-out.append("| system | ready, ms (median, min–max) | the launches, ms | RSS idle (MiB) | RSS after load (MiB) |")
-out.append("|---|---:|---|---:|---:|")
-for name in [name for name, _ in systems] + ["catalog", "fastapi-catalog"]:
-    s = summary.get(name)
-    if s:
-        launches_ms = [us / 1000 for us in s.get("startup_us", [])]
-        out.append(f"| {labels[name]} | {spread(launches_ms, lambda v: f'{v:.1f}')} | "
-                   f"{', '.join(f'{v:.1f}' for v in launches_ms)} | {mib(s.get('rss_idle_kib', 0))} | {mib(s.get('rss_loaded_kib', 0))} |")
-out.append("")
-out.append("| ratio (per launch) | ready time |")
-out.append("|---|---:|")
-for a, b in (("servicekit", "hummingbird"), ("servicekit-nolog", "hummingbird"), ("catalog", "hummingbird"),
-             ("servicekit", "fastapi-1"), ("catalog", "fastapi-catalog")):
-    if launch_ratios(a, b):
-        out.append(f"| {labels[a]} / {labels[b]} | {spread(launch_ratios(a, b), times)} |")
-out.append("")
+startup_names = [name for name, _ in systems] + ["catalog", "fastapi-catalog"]
+if any(summary.get(name, {}).get("startup_us") for name in startup_names):
+    out.append("## Start-up and memory\n")
+    out.append(f"Exec to the first 200 on the API port (GET /hello; GET /items for the two catalogs), probed every "
+               f"millisecond over bash's /dev/tcp; {n_launches} launches of each system, each in a new, empty working "
+               "folder (catalog applies its migrations every time), interleaved with the other systems' launches. "
+               "The last launch keeps running: its RSS is read after a second idle and again after its load.\n")
+    out.append("| system | ready, ms (median, min–max) | the launches, ms | RSS idle (MiB) | RSS after load (MiB) |")
+    out.append("|---|---:|---|---:|---:|")
+    for name in [name for name, _ in systems] + ["catalog", "fastapi-catalog"]:
+        s = summary.get(name)
+        if s:
+            launches_ms = [us / 1000 for us in s.get("startup_us", [])]
+            out.append(f"| {labels[name]} | {spread(launches_ms, lambda v: f'{v:.1f}')} | "
+                       f"{', '.join(f'{v:.1f}' for v in launches_ms)} | {mib(s.get('rss_idle_kib', 0))} | {mib(s.get('rss_loaded_kib', 0))} |")
+    out.append("")
+    out.append("| ratio (per launch) | ready time |")
+    out.append("|---|---:|")
+    for a, b in (("servicekit", "hummingbird"), ("servicekit-nolog", "hummingbird"), ("catalog", "hummingbird"),
+                 ("servicekit", "fastapi-1"), ("catalog", "fastapi-catalog")):
+        if launch_ratios(a, b):
+            out.append(f"| {labels[a]} / {labels[b]} | {spread(launch_ratios(a, b), times)} |")
+    out.append("")
 
 out.append("## Targets\n")
-out.append("Those of the first benchmark issue. A target is met when the median of its per-round (per-launch) ratios "
+out.append("Those of the first benchmark issue, and the gateway's of issue 14 (point 7). A target is met when the median of its per-round (per-launch) ratios "
            "meets it; the last column says in how many rounds it held.\n")
 checks = []
 
@@ -263,6 +369,10 @@ sk = summary.get("servicekit", {})
 if sk:
     checks.append(("ServiceKit idle RSS ≤ 40 MiB", sk["rss_idle_kib"] <= 40 * 1024, f"{mib(sk['rss_idle_kib'])} MiB", "one"))
 check("ServiceKit ready within 1.5× Hummingbird's time", launch_ratios("servicekit", "hummingbird"), lambda v: v <= 1.5)
+check(f"GET /api/users/{{id}}/dashboard: the gateway adds ≤ 2 ms at p50 over its slowest peer ({connections} connections)",
+      added_latency("gateway", "dashboard"), lambda v: v <= 0.002, lambda v: f"{ms(v)} ms")
+check("GET /api/users/{id}/dashboard: the same at 1 connection (no queueing; not the issue's definition)",
+      added_latency("gateway", "dashboard-c1"), lambda v: v <= 0.002, lambda v: f"{ms(v)} ms")
 for inflight in sorted({row["concurrency"] for row in client_rows}):
     curl = next((r for r in client_rows if r["concurrency"] == inflight and r["client"] == "CurlHTTP"), None)
     ahc = next((r for r in client_rows if r["concurrency"] == inflight and r["client"] == "AsyncHTTPClient"), None)
