@@ -15,7 +15,7 @@ struct FleetCalls: Sendable {
     var services: [PeerClient] { [users, catalog, orders] }
 
     /// Runs `body` under one deadline: `PEER_TIMEOUT` from now, or the request's own remaining
-    /// budget (`REQUEST_TIMEOUT`) when that is shorter, less a tenth of it (at most 100 ms) to
+    /// budget (`REQUEST_TIMEOUT`) when that is shorter, less a quarter of it (at most 500 ms) to
     /// write the degraded answer before the request itself times out. Every peer call inside (and
     /// its retries) ends by then, so an aggregation's latency is its slowest peer's, capped,
     /// never the sum.
@@ -25,7 +25,7 @@ struct FleetCalls: Sendable {
         var deadline = now + settings.peerTimeout
         if let budget = context.deadline {
             let left = budget - now
-            deadline = min(deadline, budget - min(.milliseconds(100), left / 10))
+            deadline = min(deadline, budget - min(.milliseconds(500), left / 4))
         }
         context.deadline = deadline
         return try await OutboundContext.$current.withValue(context) { try await body() }

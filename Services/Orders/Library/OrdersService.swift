@@ -40,7 +40,8 @@ public enum OrdersService {
 
     static func hub(_ dependencies: ServiceDependencies) -> EventHub {
         dependencies.shared.value {
-            EventHub(bufferSize: ((try? OrdersSettings.load(dependencies.configuration)) ?? OrdersSettings()).eventsClientBuffer, registry: dependencies.metrics.registry)
+            let settings = (try? OrdersSettings.load(dependencies.configuration)) ?? OrdersSettings()
+            return EventHub(bufferSize: settings.eventsClientBuffer, closeGrace: settings.eventsCloseGrace, registry: dependencies.metrics.registry)
         }
     }
 

@@ -11,6 +11,10 @@ struct OrdersSettings: Sendable {
     /// behind before it is closed with 1008.
     var eventsClientBuffer = 256
 
+    /// `EVENTS_CLOSE_GRACE`, default 5s: how long a cut-off client's close frame waits for it
+    /// to read again before the connection is dropped without one.
+    var eventsCloseGrace: Duration = .seconds(5)
+
     static func load(_ configuration: ServiceConfiguration) throws -> OrdersSettings {
         let env = EnvironmentReader(configuration.environment)
         var settings = OrdersSettings()
@@ -19,6 +23,7 @@ struct OrdersSettings: Sendable {
             throw ConfigurationError(variable: "OUTBOX_POLL_INTERVAL", value: env.string("OUTBOX_POLL_INTERVAL") ?? "", reason: "expected at least 10ms")
         }
         settings.eventsClientBuffer = try env.positiveInt("EVENTS_CLIENT_BUFFER") ?? settings.eventsClientBuffer
+        settings.eventsCloseGrace = try env.duration("EVENTS_CLOSE_GRACE", default: settings.eventsCloseGrace)
         return settings
     }
 }
