@@ -100,6 +100,14 @@ struct OrderRoutes: Sendable {
             }
         }
         if !unknown.isEmpty { throw ValidationFailure(unknown) }
+        // Catalog bounds a price only from below: a total past Double's range would be stored
+        // and answered as null. Refused before anything is reserved.
+        let total = lines.reduce(0.0) { $0 + Double($1.quantity) * $1.unitPrice }
+        guard total.isFinite else {
+            throw ValidationFailure([ValidationIssue(
+                type: "value_error", loc: ["body", "lines"], msg: "Value error, the order's total is too large", input: .null
+            )])
+        }
 
         let attempt = UUID().uuidString.lowercased()
         do {
