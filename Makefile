@@ -6,7 +6,7 @@ SWIFT ?= swift
 .PHONY: help deps test-deps build run test bench clean FORCE
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 deps: ## Install the Debian packages a build needs (as root; else print the command)
 	@scripts/deps.sh build
@@ -33,12 +33,45 @@ FORCE:
 
 test: test-deps ## Build once and run the whole suite, system tests included
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --skip ClientLoadTests
+	$(SWIFT) test --skip-build --skip ClientLoadTests --skip ContainerTests
 	@# Load tests measure the process (RSS, sockets, threads): alone, after the rest.
 	$(SWIFT) test --skip-build --filter ClientLoadTests
+	@# Images and pods (podman): alone, last; their first release build takes both cores for minutes.
+	$(SWIFT) test --skip-build --filter ContainerTests
 
 bench: ## Side-by-side benchmark (release; QUICK=1 for a short run) into Benchmarks/RESULTS.md
 	QUICK=$(QUICK) Benchmarks/bench.sh
 
 clean: ## Remove build products and local data
 	rm -rf .build .data
+
+# Containers and Kubernetes (docs/deployment.md): one image per service from the one Dockerfile,
+# kustomize overlays in k8s/overlays (local, production). REGISTRY and VERSION name the images
+# ($(REGISTRY)/fleet-<service>:$(VERSION)); BUILD=local builds the binaries with this machine's
+# toolchain and the base image offline instead of in the official Swift image.
+CONTAINER_TOOL ?= docker
+REGISTRY ?= localhost
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+BUILD ?= image
+ENV ?= local
+CONTAINER_VARS = CONTAINER_TOOL=$(CONTAINER_TOOL) REGISTRY=$(REGISTRY) VERSION=$(VERSION) BUILD=$(BUILD)
+
+.PHONY: images push deploy undeploy k8s-render lint
+
+images: ## One image per service, $(REGISTRY)/fleet-<service>:$(VERSION) (CONTAINER_TOOL=podman, BUILD=local)
+	$(CONTAINER_VARS) scripts/images.sh build
+
+push: ## Push the images to $(REGISTRY) (make push REGISTRY=ghcr.io/acme)
+	$(CONTAINER_VARS) scripts/images.sh push
+
+deploy: ## kubectl apply the overlay k8s/overlays/$(ENV) with the images of $(VERSION) (ENV=local|production)
+	$(CONTAINER_VARS) scripts/k8s-deploy.sh apply $(ENV)
+
+undeploy: ## Delete what deploy applied for $(ENV) (the namespace, its Secrets included, stays)
+	$(CONTAINER_VARS) scripts/k8s-deploy.sh delete $(ENV)
+
+k8s-render: ## Print the manifests of k8s/overlays/$(ENV) as deploy applies them
+	@$(CONTAINER_VARS) scripts/k8s-render.sh $(ENV)
+
+lint: ## hadolint the Dockerfile, render every overlay, kubernetes-validate and checkov the objects
+	python3 Tests/Tools/container_lint.py
