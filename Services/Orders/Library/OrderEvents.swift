@@ -111,10 +111,12 @@ public final class EventHub: Sendable {
             defer { self.unsubscribe(id) }
             // Whichever ends first ends the others: the client leaving, the stream ending, or an
             // overflow. After an overflow the writer gets `closeGrace` to hand over what it holds
-            // (the client reads again) before the close; a client that never reads again has its
-            // write cancelled and the connection dropped without a close frame.
+            // (the client reads again) and the close frame, and the client that long to answer it;
+            // a client that never reads again has its write cancelled and the connection dropped
+            // without a close frame.
             let grace = self.closeGrace
-            let cutOff = try await withThrowingTaskGroup(of: StreamEnd.self) { group in
+            let bufferSize = self.bufferSize
+            try await withThrowingTaskGroup(of: StreamEnd.self) { group in
                 group.addTask {
                     for try await _ in inbound {}
                     return .clientLeft
@@ -141,23 +143,28 @@ public final class EventHub: Sendable {
                     return .clientLeft
                 }
                 var end = try await group.next()
-                if end == .overflowed {
-                    group.addTask {
-                        try await Task.sleep(for: grace)
-                        return .graceOver
+                var graceStarted = false
+                while end == .overflowed || (end == .streamEnded && self.didOverflow(id)) {
+                    if !graceStarted {
+                        graceStarted = true
+                        group.addTask {
+                            try await Task.sleep(for: grace)
+                            return .graceOver
+                        }
                     }
-                    repeat { end = try await group.next() } while end == .overflowed
+                    if end == .streamEnded {
+                        // Everything queued is written: the close goes after it. The reader keeps
+                        // reading until the client answers the close: cancelling it would end the
+                        // inbound stream, and the close handshake would then drop the connection
+                        // with the close frame still queued behind the events.
+                        logger.warning("a slow WebSocket client was cut off", metadata: ["buffer": .stringConvertible(bufferSize)])
+                        try await outbound.close(.policyViolation, reason: "slow consumer: more than \(bufferSize) events behind")
+                    }
+                    end = try await group.next()
                 }
                 group.cancelAll()
-                switch end {
-                case .streamEnded where self.didOverflow(id): return true
-                case .graceOver: throw SlowConsumerUnreachable()
-                default: return false
-                }
+                if end == .graceOver { throw SlowConsumerUnreachable() }
             }
-            guard cutOff else { return }
-            logger.warning("a slow WebSocket client was cut off", metadata: ["buffer": .stringConvertible(self.bufferSize)])
-            try await outbound.close(.policyViolation, reason: "slow consumer: more than \(self.bufferSize) events behind")
         }
     }
 
