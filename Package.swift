@@ -51,6 +51,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "4.1.0"..<"5.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.0"),
     ],
     targets: [
         // libcurl's headers at build time (libcurl4-openssl-dev); the library itself is loaded
@@ -114,6 +116,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ],
             path: "Shared/ServiceKit",
             swiftSettings: strict,
@@ -210,6 +214,8 @@ let package = Package(
             dependencies: [
                 "ServiceKit", "ServiceKitTesting", .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Tests/ServiceKitTests",
             swiftSettings: strict
@@ -275,6 +281,7 @@ let package = Package(
             dependencies: [
                 "ServiceKitTesting", "FleetTestSupport", .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "CompressNIO", package: "compress-nio"),
             ],
             path: "Tests/SystemTests",
             swiftSettings: strict

@@ -108,11 +108,11 @@ take_port() {
   while (exec 3<>"/dev/tcp/127.0.0.1/$next_port") 2>/dev/null; do next_port=$((next_port + 1)); done
   printf -v "$1" %s "$next_port"; next_port=$((next_port + 1))
 }
-for name in servicekit servicekit-nolog hummingbird fastapi-1 fastapi-2 catalog fastapi-catalog users client-peer \
+for name in servicekit servicekit-nolog servicekit-kitoff hummingbird fastapi-1 fastapi-2 catalog fastapi-catalog users client-peer \
   gateway fastapi-gateway fleet-users fleet-catalog fleet-orders; do
   take_port "port[$name]"
 done
-for name in servicekit servicekit-nolog catalog users gateway fleet-users fleet-catalog fleet-orders; do take_port "admin_port[$name]"; done
+for name in servicekit servicekit-nolog servicekit-kitoff catalog users gateway fleet-users fleet-catalog fleet-orders; do take_port "admin_port[$name]"; done
 rm -rf "$raw"; mkdir -p "$raw"
 : >"$raw/summary.txt"
 {
@@ -131,8 +131,14 @@ rm -rf "$raw"; mkdir -p "$raw"
 clk_tck=$(getconf CLK_TCK)
 
 # ServiceKit with everything on: access log (to a file), metrics, request ids, trace context, body
-# limit, problem answers, and also a request timeout and a rate limit far above what wrk reaches.
-everything_on=(REQUEST_TIMEOUT=30s RATE_LIMIT_RPS=10000000 RATE_LIMIT_BURST=10000000)
+# limit, problem answers, and also a request timeout, a per-client rate limit far above what wrk
+# reaches, CORS for the probes' Origin, compression (the answers are below its threshold) and
+# security headers (docs/middleware.md). "The kit off" turns off the last four, so the pair of the
+# two is the kit's own per-request cost.
+everything_on=(REQUEST_TIMEOUT=30s RATE_LIMIT_RPS=10000000 RATE_LIMIT_BURST=10000000 CORS_ALLOW_ORIGINS=https://app.example.com)
+kit_off=(REQUEST_TIMEOUT=30s COMPRESSION=off SECURITY_HEADERS=off)
+# The framework probes send what a browser's call would: an allowed Origin and Accept-Encoding.
+browser_headers=(-H "Origin: https://app.example.com" -H "Accept-Encoding: gzip, deflate")
 
 # run_NAME: the command of each system, run in its own new, empty working folder.
 run_servicekit() {
@@ -141,6 +147,9 @@ run_servicekit() {
 run_servicekit_nolog() {
   exec env PORT="${port[servicekit-nolog]}" ADMIN_PORT="${admin_port[servicekit-nolog]}" "${everything_on[@]}" ACCESS_LOG=false \
     "$bin/bench-servicekit"
+}
+run_servicekit_kitoff() {
+  exec env PORT="${port[servicekit-kitoff]}" ADMIN_PORT="${admin_port[servicekit-kitoff]}" "${kit_off[@]}" "$bin/bench-servicekit"
 }
 run_hummingbird() { exec env PORT="${port[hummingbird]}" "$peer_bin/bench-hummingbird"; }
 run_fastapi_1() { exec "$venv/bin/uvicorn" --app-dir "$root/Benchmarks/peers/fastapi" app:app --port "${port[fastapi-1]}" --workers 1; }
@@ -193,7 +202,7 @@ run_fastapi_gateway() {
 
 # The path whose first 200 on the API port means ready: the same work on every system of a group
 # (GET /hello for the framework systems; GET /items, a list from the database, for the two catalogs).
-declare -A ready_path=([servicekit]=/hello [servicekit-nolog]=/hello [hummingbird]=/hello [fastapi-1]=/hello
+declare -A ready_path=([servicekit]=/hello [servicekit-nolog]=/hello [servicekit-kitoff]=/hello [hummingbird]=/hello [fastapi-1]=/hello
   [fastapi-2]=/hello [catalog]=/items [fastapi-catalog]=/items [users]=/.well-known/jwks.json [client-peer]=/hello
   [fleet-users]=/.well-known/jwks.json [fleet-catalog]=/items [fleet-orders]="/orders?limit=1")
 # (The two gateways' path, their dashboard, is set once the user it shows exists.)
@@ -358,11 +367,13 @@ compare() {
 
 # The framework systems run side by side (idle ones cost nothing) and take turns under load.
 if want frameworks; then
-  frameworks=(servicekit servicekit-nolog hummingbird fastapi-1 fastapi-2)
+  frameworks=(servicekit servicekit-nolog servicekit-kitoff hummingbird fastapi-1 fastapi-2)
   startup "${frameworks[@]}"
+  extra_headers=("${browser_headers[@]}")
   compare hello /hello - "${frameworks[@]}"
   compare item /items/1 item.lua "${frameworks[@]}"
   compare create /items create.lua "${frameworks[@]}"
+  extra_headers=()
   for name in "${frameworks[@]}"; do stop "$name"; done
 fi
 

@@ -73,7 +73,7 @@ public final class ServiceProcess: @unchecked Sendable {
     public func waitUntilReady(timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            guard isRunning else { throw HarnessError("process exited (\(process.terminationStatus)) before ready: \(stderr)") }
+            guard isRunning else { throw HarnessError("process exited (\(process.terminationStatus)) before ready: \(stderr) \(stdoutLines.suffix(3).joined(separator: "\n"))") }
             if let response = try? await admin("/readyz"), response.status == .ok { return }
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -96,6 +96,13 @@ public final class ServiceProcess: @unchecked Sendable {
             var fields = headers
             if body != nil, fields[.contentType] == nil { fields[.contentType] = "application/json" }
             return try await client.execute(.init(path, method: method, headers: fields, body: body.map { ByteBuffer(string: $0) }))
+        }
+    }
+
+    /// One request with a body of raw bytes (a gzipped one, say) on a new connection.
+    public static func request(port: Int, _ path: String, method: HTTPRequest.Method = .post, headers: HTTPFields = [:], bytes: ByteBuffer) async throws -> TestClient.Response {
+        try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(30))) { client in
+            try await client.execute(.init(path, method: method, headers: headers, body: bytes))
         }
     }
 

@@ -162,7 +162,8 @@ final class UnresponsiveListener: @unchecked Sendable {
                 _ = try await client.execute(ClientRequest(url: "http://127.0.0.1:\(listener.port)/", timeout: .seconds(10)))
             }
             #expect(error == .connectTimeout, "\(String(describing: error))")
-            #expect(ContinuousClock.now - start < .seconds(3), "the connect timeout, not the 10 s total, ended it")
+            // The error names the connect timeout; the bound leaves a loaded machine margin below the 10 s total.
+            #expect(ContinuousClock.now - start < .seconds(8), "the connect timeout, not the 10 s total, ended it")
         }
     }
 

@@ -15,7 +15,7 @@ public struct Item: Equatable {
     @Hidden var version: Int = 0
 
     /// A strong validator that changes whenever the item does.
-    public var etag: String { "\"item-\(id)-v\(version)\"" }
+    public var etag: EntityTag { EntityTag("item-\(id)-v\(version)") }
 }
 
 /// `POST /items` body.

@@ -22,10 +22,8 @@ struct ItemRoutes: Sendable {
         ) {
             (path: Path<ItemPath>, condition: Header<Conditional>, store: Depends<ItemStore>) async throws -> Reply<Item> in
             guard let item = try await store.value.get(path.id) else { throw Self.notFound }
-            if let wanted = condition.ifNoneMatch, Self.matches(wanted, etag: item.etag) {
-                return Reply(status: .notModified, headers: [.eTag: item.etag])
-            }
-            return Reply(item, headers: [.eTag: item.etag])
+            // Stock changes with every order: caches keep the item but ask again each time.
+            return .conditional(item, etag: item.etag, cacheControl: .revalidate, ifNoneMatch: condition.ifNoneMatch)
         }
 
         router.get("", summary: "List items", description: "Filters by words (`q`) and tags, newest last.") {
@@ -93,18 +91,6 @@ struct ItemRoutes: Sendable {
             try await store.value.saveImage(of: path.id, info)
             return info
         }
-    }
-
-    /// `If-None-Match` holds `*` or a list of entity tags, weak or strong; any match means 304.
-    static func matches(_ header: String, etag: String) -> Bool {
-        let wanted = etag.hasPrefix("W/") ? String(etag.dropFirst(2)) : etag
-        for candidate in header.split(separator: ",") {
-            var tag = candidate.trimmingCharacters(in: .whitespaces)
-            if tag == "*" { return true }
-            if tag.hasPrefix("W/") { tag = String(tag.dropFirst(2)) }
-            if tag == wanted { return true }
-        }
-        return false
     }
 }
 

@@ -35,6 +35,16 @@ public struct EnvironmentReader: Sendable {
         return value
     }
 
+    /// A switch: `true`/`1`/`on`/`yes` or `false`/`0`/`off`/`no`.
+    public func flag(_ name: String, default fallback: Bool) throws -> Bool {
+        guard let raw = string(name) else { return fallback }
+        switch raw.lowercased() {
+        case "true", "1", "on", "yes": return true
+        case "false", "0", "off", "no": return false
+        default: throw ConfigurationError(variable: name, value: raw, reason: "expected true or false")
+        }
+    }
+
     /// A TCP port, 0–65535 (0 asks the kernel for a free one).
     public func port(_ name: String, default fallback: Int) throws -> Int {
         guard let raw = string(name) else { return fallback }

@@ -57,6 +57,9 @@ public struct ServiceConfiguration: Sendable {
     public var webSocketSendBuffer: Int?
     /// `TRUSTED_PROXIES`, loopback by default: whose `X-Forwarded-For` names the client.
     public var trustedProxies = TrustedProxies.loopback
+    /// The API port's middleware kit: CORS, compression, security headers, per-route rate
+    /// limits, read deadlines (docs/middleware.md).
+    public var http = HTTPSettings()
     /// How access tokens are checked (`JWT_ISSUER`, `JWT_AUDIENCE`, `JWT_LEEWAY`, `JWKS_REFETCH_INTERVAL`).
     public var tokens = TokenSettings()
     /// Version, revision and build date reported by `/info` and `build_info`.
@@ -161,7 +164,8 @@ public struct ServiceConfiguration: Sendable {
             rateLimit: rateLimit,
             build: BuildInfo.current(environment: env),
             environment: env.values.filter { variable in
-                Self.knownVariables.contains(variable.key) || declared.contains { $0.variable == variable.key }
+                Self.knownVariables.contains(variable.key) || HTTPSettings.variables.contains(variable.key)
+                    || declared.contains { $0.variable == variable.key }
             }
         )
         configuration.accessLog = accessLog
@@ -180,6 +184,7 @@ public struct ServiceConfiguration: Sendable {
                 throw ConfigurationError(variable: "TRUSTED_PROXIES", value: raw, reason: "\(error)")
             }
         }
+        configuration.http = try HTTPSettings.load(env)
         configuration.tokens.issuer = env.string("JWT_ISSUER") ?? configuration.tokens.issuer
         configuration.tokens.audience = env.string("JWT_AUDIENCE") ?? configuration.tokens.audience
         configuration.tokens.leeway = try env.duration("JWT_LEEWAY", default: configuration.tokens.leeway)

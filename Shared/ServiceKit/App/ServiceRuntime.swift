@@ -88,16 +88,26 @@ public final class ServiceRuntime: Sendable {
     /// The API router: the service's routes behind identity, observability and error middleware.
     public func makeAPIRouter(overrides: DependencyOverrides = DependencyOverrides()) throws -> Router<FleetContext> {
         let router = Router(context: FleetContext.self, options: [.autoGenerateHeadEndpoints])
-        // The order is the contract written in `ServiceDefinition` and docs/architecture.md:
-        // identity, observability, errors, limits, then the service's own.
+        // The order is the contract written in docs/middleware.md, outermost first: identity and
+        // observability see every answer; security headers, CORS and compression shape every
+        // answer, errors included; the error middleware renders what the layers inside it throw.
+        let http = configuration.http
         router.add(middleware: RequestIdentityMiddleware<FleetContext>(
             maxBodyBytes: configuration.maxBodyBytes, maxUploadBytes: configuration.maxUploadBytes,
             uploadSpoolBytes: configuration.uploadSpoolBytes, requestTimeout: configuration.requestTimeout))
         router.add(middleware: ObservabilityMiddleware<FleetContext>(metrics: metrics, accessLog: configuration.accessLog))
-        router.add(middleware: ErrorMiddleware<FleetContext>(routes: routes))
-        if let limit = configuration.rateLimit {
-            router.add(middleware: RateLimitMiddleware<FleetContext>(requestsPerSecond: limit.requestsPerSecond, burst: limit.burst))
+        if let headers = http.securityHeaders {
+            router.add(middleware: SecurityHeadersMiddleware<FleetContext>(policy: headers, trustedProxies: configuration.trustedProxies))
         }
+        if let cors = http.cors { router.add(middleware: CORSPolicyMiddleware<FleetContext>(policy: cors)) }
+        if http.compression { router.add(middleware: CompressionMiddleware<FleetContext>(minimumBytes: http.compressionMinBytes)) }
+        router.add(middleware: ErrorMiddleware<FleetContext>(routes: routes))
+        let rules = RateLimitRules(default: configuration.rateLimit, routes: http.rateLimitRoutes)
+        if !rules.isEmpty {
+            router.add(middleware: RateLimitMiddleware<FleetContext>(
+                rules: rules, maxClients: http.rateLimitClients, trustedProxies: configuration.trustedProxies, registry: metrics.registry))
+        }
+        router.add(middleware: RequestDecompressionMiddleware<FleetContext>())
         if let timeout = configuration.requestTimeout {
             router.add(middleware: RequestTimeoutMiddleware<FleetContext>(timeout: timeout))
         }
@@ -138,9 +148,12 @@ public final class ServiceRuntime: Sendable {
     public func makeServices() throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         let probes = self.probes
         let sockets = try definition.webSockets(dependencies)
+        let deadlines = ReadDeadlines(header: configuration.http.headerTimeout, body: configuration.http.bodyTimeout, registry: metrics.registry)
         let api = Application(
             router: try makeAPIRouter(),
-            server: sockets.isEmpty ? .http1() : Self.upgrading(to: sockets, pingInterval: configuration.webSocketPingInterval, sendBuffer: configuration.webSocketSendBuffer),
+            server: sockets.isEmpty
+                ? Self.guarded(deadlines)
+                : Self.upgrading(to: sockets, pingInterval: configuration.webSocketPingInterval, sendBuffer: configuration.webSocketSendBuffer, deadlines: deadlines),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: configuration.serviceName),
             onServerRunning: { _ in probes.markServing() },
             logger: logger
@@ -165,17 +178,31 @@ public final class ServiceRuntime: Sendable {
 }
 
 extension ServiceRuntime {
-    /// An HTTP/1.1 server that upgrades `GET`s to the declared WebSocket paths.
-    static func upgrading(to sockets: [WebSocketRoute], pingInterval: Duration, sendBuffer: Int?) -> HTTPServerBuilder {
+    /// An HTTP/1.1 server whose clients must send their requests within `deadlines`.
+    static func guarded(_ deadlines: ReadDeadlines) -> HTTPServerBuilder {
+        HTTPServerBuilder { responder in
+            SlowClientGuard(inner: HTTP1Channel(responder: responder, configuration: .init(additionalChannelHandlers: [ReadPhaseHandler()])), limits: deadlines)
+        }
+    }
+
+    /// An HTTP/1.1 server that upgrades `GET`s to the declared WebSocket paths, its HTTP requests
+    /// under `deadlines`.
+    static func upgrading(to sockets: [WebSocketRoute], pingInterval: Duration, sendBuffer: Int?, deadlines: ReadDeadlines) -> HTTPServerBuilder {
         let routes = Dictionary(sockets.map { (Substring($0.path), $0) }, uniquingKeysWith: { first, _ in first })
-        return .http1WebSocketUpgrade(configuration: .init(ws: .init(maxFrameSize: 1 << 14, autoPing: .enabled(timePeriod: pingInterval)))) { request, channel, _ in
-            guard request.method == .get, let route = routes[WebSocketRoute.path(of: request)] else { return .dontUpgrade }
-            if let sendBuffer {
-                try await channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(sendBuffer)).get()
+        let configuration = HTTP1WebSocketUpgradeChannel.Configuration(
+            http1: .init(additionalChannelHandlers: [ReadPhaseHandler()]),
+            ws: .init(maxFrameSize: 1 << 14, autoPing: .enabled(timePeriod: pingInterval)))
+        return HTTPServerBuilder { responder in
+            let channel = HTTP1WebSocketUpgradeChannel(responder: responder, configuration: configuration) { request, channel, _ in
+                guard request.method == .get, let route = routes[WebSocketRoute.path(of: request)] else { return .dontUpgrade }
+                if let sendBuffer {
+                    try await channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(sendBuffer)).get()
+                }
+                return .upgrade([:]) { inbound, outbound, context in
+                    try await route.handler(request, inbound, outbound, context.logger)
+                }
             }
-            return .upgrade([:]) { inbound, outbound, context in
-                try await route.handler(request, inbound, outbound, context.logger)
-            }
+            return SlowClientGuard(inner: channel, limits: deadlines)
         }
     }
 }

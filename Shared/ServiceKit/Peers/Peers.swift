@@ -46,7 +46,11 @@ public struct PeerClient: Sendable {
 
     /// A request for `path` on this peer.
     public func request(_ method: HTTPRequest.Method = .get, _ path: String, headers: HTTPFields = [:], body: ClientRequest.Body? = nil) -> ClientRequest {
-        ClientRequest(method: method, url: baseURL + path, headers: headers, body: body, peer: name)
+        var request = ClientRequest(method: method, url: baseURL + path, headers: headers, body: body, peer: name)
+        // Inside the fleet, compressing costs more CPU on both sides than it saves on the wire:
+        // a peer call asks for no encoding (the peer's CompressionMiddleware then sends it plain).
+        request.decodesContent = false
+        return request
     }
 
     /// Sends a request; the response body streams.
