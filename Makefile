@@ -36,14 +36,14 @@ test: test-deps ## Build once and run the whole suite, system tests included
 	$(SWIFT) test --skip-build --skip ClientLoadTests --skip ContainerTests
 	@# Load tests measure the process (RSS, sockets, threads): alone, after the rest.
 	$(SWIFT) test --skip-build --filter ClientLoadTests
-	@# Images and pods (podman): alone, last; their first release build takes both cores for minutes.
+	@# Images and pods (podman): alone, last; their debug build (.build-static) takes both cores for minutes.
 	$(SWIFT) test --skip-build --filter ContainerTests
 
 bench: ## Side-by-side benchmark (release; QUICK=1 for a short run) into Benchmarks/RESULTS.md
 	QUICK=$(QUICK) Benchmarks/bench.sh
 
 clean: ## Remove build products and local data
-	rm -rf .build .data
+	rm -rf .build .build-static .build-release .data
 
 # Containers and Kubernetes (docs/deployment.md): one image per service from the one Dockerfile,
 # kustomize overlays in k8s/overlays (local, production). REGISTRY and VERSION name the images

@@ -16,6 +16,10 @@
 #                   default .build-release), fed to the Dockerfile's `prebuilt` stage; the runtime
 #                   base is made offline by scripts/container-base.sh unless RUNTIME_IMAGE is set, and
 #                   the image build runs with --network none. Nothing is pulled from a registry.
+#   BINARY_BUILD    release (default) or debug: with debug, BUILD=local and `binaries` take a
+#                   debug build (swift build --static-swift-stdlib, in $FLEET_DEBUG_SCRATCH, default
+#                   .build-static: its objects differ from .build's, which must not get them),
+#                   what `make test`'s ContainerTests package, to stay within its time
 #   STRIP           all (default), debug or none: what `strip` takes out of the binaries
 #   FLEET_BINARIES_DIR  where `binaries` (and BUILD=local) put the stripped binaries
 #                   (default $FLEET_RELEASE_SCRATCH/images)
@@ -27,7 +31,12 @@ command=${1:-}
 [ $# -gt 0 ] && shift
 if [ $# -gt 0 ]; then services=("$@"); else mapfile -t services < <(fleet_services); fi
 build_mode=${BUILD:-image}
-scratch=${FLEET_RELEASE_SCRATCH:-.build-release}
+binary_build=${BINARY_BUILD:-release}
+case $binary_build in
+  release) build_flags=(-c release --static-swift-stdlib); scratch=${FLEET_RELEASE_SCRATCH:-.build-release} ;;
+  debug) build_flags=(--static-swift-stdlib); scratch=${FLEET_DEBUG_SCRATCH:-.build-static} ;;
+  *) echo "fleet: BINARY_BUILD must be release or debug" >&2; exit 2 ;;
+esac
 binaries=${FLEET_BINARIES_DIR:-$scratch/images}
 strip_mode=${STRIP:-all}
 case $strip_mode in all | debug | none) ;; *) echo "fleet: STRIP must be all, debug or none" >&2; exit 2 ;; esac
@@ -45,8 +54,8 @@ build_binaries() {
   local service bin_path started
   for service in "${services[@]}"; do
     started=$(date +%s)
-    swift build -c release --static-swift-stdlib --scratch-path "$scratch" --product "$service" >&2
-    bin_path=$(swift build -c release --static-swift-stdlib --scratch-path "$scratch" --show-bin-path)
+    swift build "${build_flags[@]}" --scratch-path "$scratch" --product "$service" >&2
+    bin_path=$(swift build "${build_flags[@]}" --scratch-path "$scratch" --show-bin-path)
     cp -f "$bin_path/$service" "$binaries/$service.tmp"
     case $strip_mode in
       all) strip "$binaries/$service.tmp" ;;

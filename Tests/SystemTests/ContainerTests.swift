@@ -11,10 +11,12 @@ import Testing
 /// `podman kube play`, its services calling each other by name, until `podman kube down` leaves
 /// nothing behind.
 ///
-/// The images take the Dockerfile's `prebuilt` path: release binaries from this machine's toolchain
-/// (`scripts/images.sh`, BUILD=local, in `.build-release`) on a base image made offline
-/// (`scripts/container-base.sh`, cached in /var/cache/fleet-images). `make test` runs this suite
-/// alone, after the rest: the first release build takes most of two cores for 10 to 20 minutes.
+/// The images take the Dockerfile's `prebuilt` path: binaries from this machine's toolchain
+/// (`scripts/images.sh`, BUILD=local) on a base image made offline (`scripts/container-base.sh`,
+/// cached in /var/cache/fleet-images). By default they are a debug build with the static standard
+/// library (BINARY_BUILD=debug, in `.build-static`: no optimizer, where a first release build takes
+/// two cores for 20 minutes and more, past `make test`'s time);
+/// `FLEET_CONTAINER_BINARIES=release` tests the release binaries `make images` ships.
 @Suite(.serialized) struct ContainerTests {
     /// hadolint passes the Dockerfile, every overlay renders, kubernetes-validate (strict, Kubernetes
     /// 1.37) accepts every object, and checkov fails no check: each one skipped has its reason in an
@@ -277,7 +279,10 @@ enum Containers {
         func name(_ service: String) -> String { "localhost/fleet-\(service):\(tag)" }
     }
 
-    /// Makes the base image (cached), the release binaries (`.build-release`) and the image of every
+    /// release or debug (the default): which build the images package.
+    static let binaryBuild = ProcessInfo.processInfo.environment["FLEET_CONTAINER_BINARIES"] == "release" ? "release" : "debug"
+
+    /// Makes the base image (cached), the binaries (`binaryBuild`) and the image of every
     /// service through the Dockerfile's prebuilt path, timing each step and measuring each image.
     static func buildImages(tag: String) async throws -> Images {
         let services = try await script("scripts/images.sh", ["services"]).split(separator: "\n").map(String.init).filter { !$0.isEmpty }
@@ -287,10 +292,10 @@ enum Containers {
         let base = try await script("scripts/container-base.sh", timeout: 900).split(separator: "\n").last.map(String.init) ?? ""
         let baseTime = clock.now - started
         started = clock.now
-        try await script("scripts/images.sh", ["binaries"], timeout: 2400)
+        try await script("scripts/images.sh", ["binaries"], environment: ["BINARY_BUILD": binaryBuild], timeout: 2400)
         let binariesTime = clock.now - started
         started = clock.now
-        let variables = ["BUILD": "local", "REGISTRY": "localhost", "VERSION": tag, "RUNTIME_IMAGE": base]
+        let variables = ["BUILD": "local", "BINARY_BUILD": binaryBuild, "REGISTRY": "localhost", "VERSION": tag, "RUNTIME_IMAGE": base]
         try await script("scripts/images.sh", ["build"], environment: variables, timeout: 900)
         let imagesTime = clock.now - started
         let baseSize = Int(try await podman(["image", "inspect", "--format", "{{.Size}}", base]).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
@@ -299,7 +304,7 @@ enum Containers {
             let size = Int(try await podman(["image", "inspect", "--format", "{{.Size}}", "localhost/fleet-\(service):\(tag)"]).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
             sizes.append("\(service) \(size / 1_000_000) MB (\((size - baseSize) / 1_000_000) MB above the base)")
         }
-        let report = "base image \(base) \(baseSize / 1_000_000) MB ready in \(baseTime); release binaries in \(binariesTime); "
+        let report = "base image \(base) \(baseSize / 1_000_000) MB ready in \(baseTime); \(binaryBuild) binaries in \(binariesTime); "
             + "\(services.count) images in \(imagesTime): " + sizes.joined(separator: ", ")
         return Images(services: services, tag: tag, report: report)
     }
