@@ -300,6 +300,10 @@ enum KitService {
             // Another client behind the same proxy is not held back.
             let other = try await client.execute(uri: "/small", method: .get, headers: [.xForwardedFor: "203.0.113.2"])
             #expect(other.status == .ok)
+            // Nor is a signed-in user at the spent address: its subject is its client.
+            var signedIn = try TestIssuer().bearer(subject: "carol")
+            signedIn[.xForwardedFor] = "203.0.113.1"
+            #expect(try await client.execute(uri: "/small", method: .get, headers: signedIn).status == .ok)
         }
     }
 

@@ -270,6 +270,15 @@ import Testing
                 }
             }
 
+            // A gzip-encoded body passes through as it came, header and bytes: the gateway does
+            // not decode it (the service does, against its own limit).
+            let encoded: [UInt8] = [0x1F, 0x8B, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x4B, 0x04, 0x00, 0x43, 0xBE, 0xB7, 0xE8, 0x01, 0x00, 0x00, 0x00]
+            let gzipped = try await ServiceProcess.request(port: gateway.port, "/items/echo", method: .post,
+                headers: [.contentType: "application/json", .contentEncoding: "gzip"], bytes: ByteBuffer(bytes: encoded))
+            let seen = try Echo(gzipped)
+            #expect(seen.values("Content-Encoding") == ["gzip"])
+            #expect(seen.bodyLength == encoded.count, "the encoded bytes, not the decoded \"a\"")
+
             // HEAD: the status and headers, no body.
             let head = try await gateway.api("/items/echo?status=202", method: .head)
             #expect(head.status == .accepted)

@@ -24,6 +24,9 @@ public enum GatewayService {
             AggregateRoutes(fleet: fleet).register(router)
             ProxyRoutes(fleet: fleet).register(router)
         }
+        // The proxy streams encoded uploads to the service as they came (a gzip body decoded here
+        // would be capped at the gateway's own MAX_BODY_BYTES).
+        definition.decodesRequestBodies = false
         definition.document = { dependencies in
             let document = FleetDocument(fleet: try fleet(dependencies))
             return { own in try await document.compose(own: own) }

@@ -44,6 +44,10 @@ public struct ServiceDefinition: Sendable {
     /// on each request (the gateway merges the fleet's documents into its own); nil serves the
     /// document generated from the routes.
     public var document: (@Sendable (ServiceDependencies) throws -> DocumentComposer)?
+    /// Whether `Content-Encoding: gzip`/`deflate` request bodies are decoded before the routes
+    /// (on by default, middleware.md). A proxy turns it off: an encoded body then passes through,
+    /// header and bytes, to the service that reads it and decodes it against its own limit.
+    public var decodesRequestBodies = true
 
     public init(
         name: String,

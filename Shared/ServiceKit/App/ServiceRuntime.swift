@@ -107,7 +107,7 @@ public final class ServiceRuntime: Sendable {
             router.add(middleware: RateLimitMiddleware<FleetContext>(
                 rules: rules, maxClients: http.rateLimitClients, trustedProxies: configuration.trustedProxies, registry: metrics.registry))
         }
-        router.add(middleware: RequestDecompressionMiddleware<FleetContext>())
+        if definition.decodesRequestBodies { router.add(middleware: RequestDecompressionMiddleware<FleetContext>()) }
         if let timeout = configuration.requestTimeout {
             router.add(middleware: RequestTimeoutMiddleware<FleetContext>(timeout: timeout))
         }

@@ -11,7 +11,8 @@ import Synchronization
 /// A client is the subject its bearer token names, else its address (`X-Forwarded-For` from a
 /// `TRUSTED_PROXIES` peer, so the clients behind the gateway are told apart). The subject is read
 /// without checking the signature, which the route does: a forged token only picks a bucket, and
-/// its 401 is charged to the address as well, whose empty bucket then refuses every token from it.
+/// its 401 is charged to a bucket of the address's refused tokens, whose emptying then refuses
+/// every token from that address.
 /// The buckets are bounded (`RATE_LIMIT_CLIENTS`), so a flood of addresses cannot grow the process.
 public struct RateLimitMiddleware<Context: ServiceRequestContext>: RouterMiddleware {
     let rules: RateLimitRules
@@ -42,8 +43,10 @@ public struct RateLimitMiddleware<Context: ServiceRequestContext>: RouterMiddlew
             forwardedFor: request.headers[values: ClientAddress.forwardedFor].joined(separator: ","))
         let subject = BearerSubject.claimed(by: request.headers[.authorization])
         let now = ContinuousClock.now
-        if subject != nil, let blocked = buckets.peek(ClientBuckets.Key(rule: index, client: address), limit: limit, now: now) {
-            // The address spent its bucket on refused tokens.
+        // The address's refused tokens have a bucket of their own, apart from its anonymous
+        // requests: logins from one NAT do not hold back the tokens it then uses.
+        let refused = ClientBuckets.Key(rule: index, client: "refused:" + address)
+        if subject != nil, let blocked = buckets.peek(refused, limit: limit, now: now) {
             throw refusal(limit, blocked)
         }
         let key = ClientBuckets.Key(rule: index, client: subject.map { "sub:" + $0 } ?? address)
@@ -53,11 +56,11 @@ public struct RateLimitMiddleware<Context: ServiceRequestContext>: RouterMiddlew
         do {
             response = try await next(request, context)
         } catch let problem as HTTPProblem where problem.status == .unauthorized && subject != nil {
-            _ = buckets.take(ClientBuckets.Key(rule: index, client: address), limit: limit, now: now)
+            _ = buckets.take(refused, limit: limit, now: now)
             throw problem
         }
         if response.status == .unauthorized, subject != nil {
-            _ = buckets.take(ClientBuckets.Key(rule: index, client: address), limit: limit, now: now)
+            _ = buckets.take(refused, limit: limit, now: now)
         }
         response.headers[.rateLimitLimit] = String(limit.burst)
         response.headers[.rateLimitRemaining] = String(state.remaining)
