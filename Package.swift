@@ -131,6 +131,7 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "CompressNIO", package: "compress-nio"),
             ],
             path: "Shared/ServiceKitTesting",
             swiftSettings: strict

@@ -156,25 +156,7 @@ import Testing
 
     @Test func aZipBombAtTheRealServiceIs413AndItsRSSStaysFlat() async throws {
         // 512 MiB of spaces inside a JSON string, gzipped to about half a megabyte.
-        let compressor = CompressionAlgorithm.gzip().compressor
-        compressor.window = ByteBufferAllocator().buffer(capacity: 64 * 1024)
-        try compressor.startStream()
-        var bomb = ByteBuffer()
-        var prefix = ByteBuffer(string: #"{"name": "bomb", "price": 1, "description": ""#)
-        try prefix.compressStream(with: compressor, flush: .no) { window in
-            var window = window
-            bomb.writeBuffer(&window)
-        }
-        let spaces = ByteBuffer(repeating: UInt8(ascii: " "), count: 1 << 20)
-        for index in 0..<512 {
-            var chunk = spaces
-            try chunk.compressStream(with: compressor, flush: index == 511 ? .finish : .no) { window in
-                var window = window
-                bomb.writeBuffer(&window)
-            }
-        }
-        try compressor.finishStream()
-        let payload = bomb
+        let payload = try GzipBomb.make(prefix: #"{"name": "bomb", "price": 1, "description": ""#, mebibytes: 512, of: UInt8(ascii: " "))
         try await UsersAndCatalog.with { _, catalog, issuer in
             let before = try Self.rss(of: catalog.pid)
             var headers = try issuer.bearer()

@@ -43,6 +43,7 @@ public struct ReadDeadlines: Sendable {
     public var body: Duration
     let closed: Counter?
 
+    /// The deadlines; `registry` gets `http_server_slow_clients_closed_total`.
     public init(header: Duration = .seconds(10), body: Duration = .seconds(30), registry: PrometheusCollectorRegistry? = nil) {
         self.header = header
         self.body = body

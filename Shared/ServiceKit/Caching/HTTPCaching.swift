@@ -44,6 +44,7 @@ public struct CacheControl: Sendable, Equatable, CustomStringConvertible {
     /// The directives in order.
     public var directives: [String]
 
+    /// Directives as written (`["private", "max-age=5"]`).
     public init(_ directives: [String]) { self.directives = directives }
 
     /// Shared caches and browsers may keep the answer for `age`.
@@ -83,6 +84,7 @@ public struct ConditionalGETMiddleware<Context: ServiceRequestContext>: RouterMi
     let cacheControl: CacheControl
     let maxBytes: Int
 
+    /// ETags for bodies up to `maxBytes`, sent with `cacheControl` unless the route set its own.
     public init(cacheControl: CacheControl = .revalidate, maxBytes: Int = 1 << 20) {
         self.cacheControl = cacheControl
         self.maxBytes = maxBytes

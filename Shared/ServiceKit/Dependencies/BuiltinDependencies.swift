@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import NIOCore
 
 // What every service can ask for with `Depends<...>`: registered by `ServiceRuntime` for each
 // service, replaceable in tests with `DependencyOverrides`.
@@ -45,9 +46,14 @@ public struct Pagination: Dependency {
 /// `X-Forwarded-For`; `unknown` without a connection.
 public struct ClientAddress: Dependency {
     public static func resolve(in scope: RequestScope) async throws -> String {
-        guard let peer = scope.context.connection?.remoteAddress?.ipAddress else { return "unknown" }
-        let trusted = (try? scope.registered(ServiceConfiguration.self))?.trustedProxies ?? .none
-        return trusted.client(peer: peer, forwardedFor: scope.request.headers[values: forwardedFor].joined(separator: ","))
+        of(scope.request, connection: scope.context.connection, trusting: (try? scope.registered(ServiceConfiguration.self))?.trustedProxies ?? .none)
+    }
+
+    /// The client of `request` on `connection`, believing `X-Forwarded-For` from `trusted` peers;
+    /// what middleware use outside a route (the rate limit).
+    public static func of(_ request: Request, connection: (any Channel)?, trusting trusted: TrustedProxies) -> String {
+        guard let peer = connection?.remoteAddress?.ipAddress else { return "unknown" }
+        return trusted.client(peer: peer, forwardedFor: request.headers[values: forwardedFor].joined(separator: ","))
     }
 
     static let forwardedFor = HTTPField.Name("X-Forwarded-For")!

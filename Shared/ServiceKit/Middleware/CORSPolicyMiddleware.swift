@@ -55,6 +55,7 @@ public struct CORSPolicyMiddleware<Context: ServiceRequestContext>: RouterMiddle
 /// `CORS_ALLOW_METHODS`, `CORS_ALLOW_HEADERS`, `CORS_ALLOW_CREDENTIALS`, `CORS_EXPOSE_HEADERS`,
 /// `CORS_MAX_AGE`.
 public struct CORSPolicy: Sendable, Equatable {
+    /// Field by field (`HTTPField.Name` compares by its canonical name).
     public static func == (lhs: CORSPolicy, rhs: CORSPolicy) -> Bool {
         lhs.allowOrigins == rhs.allowOrigins && lhs.allowMethods == rhs.allowMethods && lhs.allowHeaders == rhs.allowHeaders
             && lhs.allowCredentials == rhs.allowCredentials && lhs.exposeHeaders == rhs.exposeHeaders && lhs.maxAge == rhs.maxAge
@@ -62,7 +63,9 @@ public struct CORSPolicy: Sendable, Equatable {
 
     /// Exact origins (`https://app.example.com`); `["*"]` allows any.
     public var allowOrigins: [String]
+    /// The methods a preflight may ask for.
     public var allowMethods: [HTTPRequest.Method] = [.get, .head, .post]
+    /// The request headers a page may send.
     public var allowHeaders: [HTTPField.Name] = [.accept, .acceptLanguage, .contentLanguage, .contentType, .authorization]
     /// Whether cookies and `Authorization` may be sent; not with `*`, which browsers refuse.
     public var allowCredentials = false
@@ -71,6 +74,7 @@ public struct CORSPolicy: Sendable, Equatable {
     /// Seconds a browser may keep a preflight's answer.
     public var maxAge: Int64 = 600
 
+    /// A policy for `allowOrigins` with the defaults above.
     public init(allowOrigins: [String]) {
         self.allowOrigins = allowOrigins
     }

@@ -115,6 +115,7 @@ final class CompressingWriter: ResponseBodyWriter {
 /// as soon as the decoded bytes pass the route's body limit: a zip bomb costs at most the limit
 /// and one window, whatever it would expand to. Any other coding is 415.
 public struct RequestDecompressionMiddleware<Context: ServiceRequestContext>: RouterMiddleware {
+    /// Decodes against the limits in each request's context.
     public init() {}
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {

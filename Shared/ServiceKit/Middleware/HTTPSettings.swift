@@ -18,6 +18,7 @@ public struct HTTPSettings: Sendable, Equatable {
     /// `REQUEST_BODY_TIMEOUT` (30s): the longest pause between two reads of a request body.
     public var bodyTimeout: Duration = .seconds(30)
 
+    /// The defaults: CORS off, the rest on with the values above.
     public init() {}
 
     static let variables: Set<String> = [

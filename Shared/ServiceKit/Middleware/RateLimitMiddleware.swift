@@ -29,18 +29,11 @@ public struct RateLimitMiddleware<Context: ServiceRequestContext>: RouterMiddlew
         self.limited = registry?.makeCounter(descriptor: .named("rate_limited_requests_total", "Requests refused with 429 by the rate limit."))
     }
 
-    /// The old single-bucket form: `requestsPerSecond` and `burst` per client on every route.
-    public init(requestsPerSecond: Double, burst: Int) {
-        self.init(rules: RateLimitRules(default: .init(requestsPerSecond: requestsPerSecond, burst: burst)))
-    }
-
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let (index, limit) = rules.rule(for: request.method, path: request.uri.path) else {
             return try await next(request, context)
         }
-        let address = trustedProxies.client(
-            peer: context.connection?.remoteAddress?.ipAddress ?? "unknown",
-            forwardedFor: request.headers[values: ClientAddress.forwardedFor].joined(separator: ","))
+        let address = ClientAddress.of(request, connection: context.connection, trusting: trustedProxies)
         let subject = BearerSubject.claimed(by: request.headers[.authorization])
         let now = ContinuousClock.now
         // The address's refused tokens have a bucket of their own, apart from its anonymous
@@ -82,11 +75,14 @@ public struct RateLimitMiddleware<Context: ServiceRequestContext>: RouterMiddlew
 public struct RateLimitRules: Sendable, Equatable {
     /// One route's own limit, `POST /token=0.2:5` in `RATE_LIMIT_ROUTES`.
     public struct Route: Sendable, Equatable {
+        /// The method it applies to (a GET's also covers HEAD).
         public var method: HTTPRequest.Method
         /// A route template: `{name}` matches one path segment.
         public var path: String
+        /// Its rate and burst.
         public var limit: ServiceConfiguration.RateLimit
 
+        /// A route's own limit.
         public init(method: HTTPRequest.Method, path: String, limit: ServiceConfiguration.RateLimit) {
             self.method = method
             self.path = path
@@ -96,8 +92,10 @@ public struct RateLimitRules: Sendable, Equatable {
 
     /// The limit of every route without its own; nil: only the listed routes are limited.
     public var `default`: ServiceConfiguration.RateLimit?
+    /// The routes with limits of their own, the first match applying.
     public var routes: [Route]
 
+    /// The default limit and the routes' own.
     public init(default: ServiceConfiguration.RateLimit? = nil, routes: [Route] = []) {
         self.default = `default`
         self.routes = routes
@@ -156,12 +154,9 @@ enum BearerSubject {
         let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
         let sections = parts[1].split(separator: ".", omittingEmptySubsequences: false)
-        guard sections.count == 3 else { return nil }
-        var base64 = sections[1].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64),
-            let claims = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let subject = claims["sub"] as? String, !subject.isEmpty, subject.utf8.count <= 256
+        guard sections.count == 3, let payload = TokenVerifier.base64URLDecoded(sections[1]),
+            case .object(let claims)? = try? JSONValue.parse(payload), case .string(let subject)? = claims["sub"],
+            !subject.isEmpty, subject.utf8.count <= 256
         else { return nil }
         return subject
     }

@@ -46,6 +46,7 @@ public struct SecurityHeaders: Sendable, Equatable {
     /// `HSTS_MAX_AGE` in seconds, a year by default; 0 sends no `Strict-Transport-Security`.
     public var hstsMaxAge = 31_536_000
 
+    /// The defaults above.
     public init() {}
 
     var strictTransportSecurity: String? { hstsMaxAge > 0 ? "max-age=\(hstsMaxAge); includeSubDomains" : nil }
